@@ -1,0 +1,60 @@
+"""Error pages: every error a patient can meet is a designed page with the practice's phone."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
+
+CALL_US = "Please try again later, or call us."
+
+# Status code -> (title, what to do), in plain words.
+ERROR_PAGES: dict[int, tuple[str, str]] = {
+    400: (
+        "Sorry, we could not read that",
+        "Something in the request was not right. Go back and try again.",
+    ),
+    403: ("You cannot see this page", "You do not have permission to open this page."),
+    404: (
+        "Page not found",
+        "If you typed the web address, check it is correct. "
+        "If you pasted it, check you copied the whole address.",
+    ),
+    405: ("Sorry, that did not work", "This page cannot be used that way. Go back and try again."),
+    413: (
+        "Your form was too long to send",
+        "Shorten what you wrote and try again, or call us instead.",
+    ),
+    429: (
+        "Too many requests from your connection",
+        "To protect our patients, we limit how many forms can be sent in a short time. "
+        "Please wait a few minutes and try again, or call us.",
+    ),
+    500: (
+        "Sorry, there is a problem with the service",
+        f"Something went wrong on our side. {CALL_US}",
+    ),
+    503: (
+        "Sorry, the service is unavailable",
+        "We could not complete your request because of a problem on our side. "
+        "Please try again in a few minutes, or call us.",
+    ),
+}
+
+
+def render_error(code: int) -> tuple[str, int]:
+    """The designed page for this status code."""
+    title, body = ERROR_PAGES.get(code, ERROR_PAGES[500] if code >= 500 else ERROR_PAGES[400])
+    return render_template("errors/error.html", title=title, body=body), code
+
+
+def register(app: Flask) -> None:
+    """Route every HTTP error, and any unhandled exception, to its designed page."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        return render_error(error.code or 500)
+
+    @app.errorhandler(Exception)
+    def unhandled(error: Exception) -> tuple[str, int]:
+        app.logger.exception("unhandled error")
+        return render_error(500)

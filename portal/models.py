@@ -1,0 +1,85 @@
+"""Typed SQLAlchemy models: what the portal stores."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime
+
+from sqlalchemy import DateTime, String, Text, TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .extensions import db
+
+# No 0/O, 1/I/L: a reference is read aloud over the phone.
+REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+REFERENCE_LENGTH = 8
+REFERENCE_PREFIXES = {"appointment": "APT", "contact": "MSG"}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC (a callable default, evaluated per row)."""
+    return datetime.now(UTC)
+
+
+def new_reference(form: str) -> str:
+    """A random reference such as APT-7K4M9QXR: never sequential, so it reveals no volume."""
+    body = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+    return f"{REFERENCE_PREFIXES[form]}-{body}"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Submission(db.Model):
+    """One patient submission: an appointment request or a contact message."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    form: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # The one-time token of the rendered form: a second POST of the same form finds this row.
+    form_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(100))
+    date_of_birth: Mapped[date | None]
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    contact_method: Mapped[str | None] = mapped_column(String(16))
+    specialty: Mapped[str | None] = mapped_column(String(100))
+    physician: Mapped[str | None] = mapped_column(String(100))
+    patient_type: Mapped[str | None] = mapped_column(String(16))
+    preferred_days: Mapped[str | None] = mapped_column(String(64))
+    preferred_time: Mapped[str | None] = mapped_column(String(16))
+    insurance: Mapped[str | None] = mapped_column(String(100))
+    referring_physician: Mapped[str | None] = mapped_column(String(100))
+    topic: Mapped[str | None] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+
+    @property
+    def patient_name(self) -> str:
+        """The name as the patient gave it, whichever form they used."""
+        if self.form == "appointment":
+            return f"{self.first_name} {self.last_name}"
+        return self.name or ""
+
+    def __repr__(self) -> str:
+        return f"<Submission {self.reference}>"

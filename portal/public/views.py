@@ -1,0 +1,181 @@
+"""Routes for patients: home, the two forms, their confirmations and the practice's notices."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import (
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from werkzeug.wrappers import Response
+
+from ..extensions import csrf, db, limiter
+from ..models import Submission, new_reference
+from ..practice import Practice
+from . import bp
+from .forms import AppointmentForm, ContactForm, PatientForm, new_form_token
+
+log = logging.getLogger(__name__)
+
+# One limit for both forms: a client cannot double its allowance by alternating between them.
+submission_limit = limiter.shared_limit(
+    lambda: current_app.config["SUBMISSION_RATE_LIMIT"], scope="patient-forms", methods=["POST"]
+)
+
+FORMS = {
+    "appointment": (AppointmentForm, "public/request_appointment.html"),
+    "contact": (ContactForm, "public/contact_us.html"),
+}
+
+
+class DatabaseUnavailable(Exception):
+    """The submission could not be committed: the patient must not be told it was received."""
+
+
+def practice() -> Practice:
+    """The practice profile loaded by the factory."""
+    return current_app.extensions["practice"]
+
+
+@bp.get("/")
+def home() -> str:
+    return render_template("public/home.html")
+
+
+@bp.route("/request-an-appointment", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own CSRF token so that a failure can keep the typed values
+@submission_limit
+def request_appointment() -> Response | tuple[str, int] | str:
+    return _handle_form("appointment")
+
+
+@bp.route("/contact-us", methods=["GET", "POST"])
+@csrf.exempt
+@submission_limit
+def contact_us() -> Response | tuple[str, int] | str:
+    return _handle_form("contact")
+
+
+@bp.get("/request-an-appointment/received")
+def appointment_received() -> Response | str:
+    return _confirmation("appointment")
+
+
+@bp.get("/contact-us/received")
+def contact_received() -> Response | str:
+    return _confirmation("contact")
+
+
+@bp.get("/notices/<slug>")
+def notice(slug: str) -> Response | str:
+    found = practice().notice(slug)
+    if found is None:
+        abort(404)
+    if found.url:
+        return redirect(found.url)
+    return render_template("public/notice.html", notice=found)
+
+
+def _handle_form(kind: str) -> Response | tuple[str, int] | str:
+    """Show, validate and store one of the patient forms."""
+    form_class, template = FORMS[kind]
+    form: PatientForm = form_class(practice())
+    if request.method == "GET":
+        form.form_token.data = new_form_token()
+        return render_template(template, form=form)
+    if form.is_bot:
+        # Look exactly like success, store nothing.
+        log.info("honeypot filled on the %s form; nothing stored", kind)
+        return _redirect_to_confirmation(kind, new_reference(kind))
+    if not form.validate():
+        if form.token_problem:
+            if form.form_token.errors:
+                form.form_token.data = new_form_token()
+            return render_template(template, form=form, resend=True), 400
+        return render_template(template, form=form), 422
+    try:
+        reference = _store(kind, form)
+    except DatabaseUnavailable:
+        return render_template(template, form=form, unavailable=True), 503
+    return _redirect_to_confirmation(kind, reference)
+
+
+def _store(kind: str, form: PatientForm) -> str:
+    """Commit the submission and return its reference; a repeated form token returns the first."""
+    for _ in range(3):  # a second try only on the (astronomically rare) reference collision
+        submission = _submission_from(kind, form)
+        db.session.add(submission)
+        try:
+            db.session.commit()
+            return submission.reference
+        except IntegrityError:
+            _rollback()
+            earlier = db.session.scalar(
+                select(Submission.reference).where(Submission.form_token == form.form_token.data)
+            )
+            if earlier is not None:
+                return earlier
+        except DBAPIError as error:
+            _rollback()
+            log.error("submission not stored, database unavailable: %s", type(error.orig).__name__)
+            raise DatabaseUnavailable from error
+    raise DatabaseUnavailable("could not allocate a unique reference")
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session.close()
+
+
+def _submission_from(kind: str, form: PatientForm) -> Submission:
+    submission = Submission(
+        reference=new_reference(kind), form=kind, form_token=form.form_token.data
+    )
+    if isinstance(form, AppointmentForm):
+        submission.first_name = form.first_name.data
+        submission.last_name = form.last_name.data
+        submission.date_of_birth = form.date_of_birth.data
+        submission.phone = form.phone.e164
+        submission.email = form.email.normalised
+        submission.contact_method = form.contact_method.data
+        submission.specialty = form.specialty.data
+        submission.physician = form.physician.data or None
+        submission.patient_type = form.patient_type.data or None
+        submission.preferred_days = ", ".join(form.preferred_days.data or []) or None
+        submission.preferred_time = form.preferred_time.data or None
+        submission.insurance = form.insurance.data or None
+        submission.referring_physician = form.referring_physician.data or None
+        submission.message = form.reason.data
+    elif isinstance(form, ContactForm):
+        submission.name = form.name.data
+        submission.email = form.email.normalised
+        submission.phone = form.phone.e164
+        submission.topic = form.topic.data or None
+        submission.message = form.message.data
+    return submission
+
+
+def _redirect_to_confirmation(kind: str, reference: str) -> Response:
+    received = dict(session.get("received", {}))
+    received[kind] = reference
+    session["received"] = received
+    endpoint = ".appointment_received" if kind == "appointment" else ".contact_received"
+    return redirect(url_for(endpoint), code=303)
+
+
+def _confirmation(kind: str) -> Response | str:
+    reference = session.get("received", {}).get(kind)
+    if reference is None:
+        form_endpoint = ".request_appointment" if kind == "appointment" else ".contact_us"
+        return redirect(url_for(form_endpoint))
+    return render_template(f"public/{kind}_received.html", reference=reference)

@@ -1,0 +1,99 @@
+"""Fixtures: an app on a fresh database per test (SQLite, and PostgreSQL when configured),
+its test client and CLI runner, and helpers that fill the patient forms as a browser would."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from portal import create_app
+from portal.extensions import db
+
+from .helpers import VALID_APPOINTMENT, VALID_CONTACT, form_tokens
+
+POSTGRES_URL = os.environ.get("PORTAL_TEST_POSTGRES_URL")
+DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of its own for one test: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'portal.sqlite3'}"
+        return
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> dict:
+    """The test settings; a test may change them before it first uses `app`."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SUBMISSION_RATE_LIMIT": "1000 per minute",
+    }
+
+
+@pytest.fixture
+def app(settings: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """The portal with its schema created in a database of its own."""
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(settings)
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def post_appointment(client: FlaskClient):
+    """POST a freshly rendered appointment form, with VALID_APPOINTMENT changed by overrides."""
+
+    def post(tokens: dict | None = None, **overrides):
+        data = {**VALID_APPOINTMENT, **(tokens or form_tokens(client, "/request-an-appointment"))}
+        data.update(overrides)
+        return client.post(
+            "/request-an-appointment", data={k: v for k, v in data.items() if v is not None}
+        )
+
+    return post
+
+
+@pytest.fixture
+def post_contact(client: FlaskClient):
+    """POST a freshly rendered contact form, with VALID_CONTACT changed by overrides."""
+
+    def post(tokens: dict | None = None, **overrides):
+        data = {**VALID_CONTACT, **(tokens or form_tokens(client, "/contact-us"))}
+        data.update(overrides)
+        return client.post("/contact-us", data={k: v for k, v in data.items() if v is not None})
+
+    return post
