@@ -1,0 +1,130 @@
+"""Abuse and failure: the rate limit, a locked or missing database, and the designed error pages."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import func, select
+
+from portal import create_app
+from portal.extensions import db
+from portal.models import Submission
+
+from .helpers import VALID_CONTACT, form_tokens
+
+PHONE = "(781) 209-5645"
+
+
+def post_contact_form(client):
+    return client.post("/contact-us", data={**VALID_CONTACT, **form_tokens(client, "/contact-us")})
+
+
+def count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Submission))
+
+
+@pytest.fixture
+def default_rate_limit(settings):
+    settings.pop("SUBMISSION_RATE_LIMIT")  # back to the shipped "5 per 10 minutes"
+
+
+def test_sixth_submission_in_ten_minutes_gets_the_friendly_429(
+    default_rate_limit, app, post_appointment, post_contact
+):
+    assert app.config["SUBMISSION_RATE_LIMIT"] == "5 per 10 minutes"
+    for post in (post_appointment, post_contact, post_appointment, post_contact, post_appointment):
+        assert post().status_code == 303
+    response = post_contact()
+    page = response.get_data(as_text=True)
+    assert response.status_code == 429
+    assert "Too many requests" in page
+    assert PHONE in page and 'href="tel:+17812095645"' in page
+    assert count(app) == 5
+
+
+def test_rate_limit_counts_posts_only(default_rate_limit, client):
+    for _ in range(10):
+        assert client.get("/request-an-appointment").status_code == 200
+
+
+def test_rate_limit_setting_is_honoured(settings, app, post_appointment):
+    app.config["SUBMISSION_RATE_LIMIT"] = "2 per minute"
+    assert post_appointment().status_code == 303
+    assert post_appointment().status_code == 303
+    assert post_appointment().status_code == 429
+
+
+def test_locked_database_gives_503_with_the_form_and_its_values(
+    settings, database_url, app, post_appointment
+):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["timeout"] = 0.2
+    with app.app_context():
+        db.engine.dispose()  # reconnect with the short busy timeout
+    blocker = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        response = post_appointment()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert "Your form was not sent" in page
+    assert 'value="Siobhán"' in page and "Knee pain when running." in page
+    assert PHONE in page
+    assert "received" not in page.lower()
+    assert count(app) == 0
+    # Once the lock is gone, the same rendered form goes through.
+    assert post_appointment().status_code == 303
+
+
+def test_unreachable_database_gives_503_and_never_a_false_success(settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+    settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"
+    client = create_app(settings).test_client()
+    response = post_contact_form(client)
+    assert response.status_code == 503
+    assert "Your form was not sent" in response.get_data(as_text=True)
+    assert 'value="taro@example.com"' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status", "title"),
+    [
+        ("get", "/no-such-page", 404, "Page not found"),
+        ("delete", "/request-an-appointment", 405, "Sorry, that did not work"),
+        ("get", "/notices/no-such-notice", 404, "Page not found"),
+    ],
+)
+def test_error_pages_are_designed_with_the_phone_number(client, method, url, status, title):
+    response = getattr(client, method)(url)
+    page = response.get_data(as_text=True)
+    assert response.status_code == status
+    assert f"<h1>{title}</h1>" in page
+    assert 'href="tel:+17812095645"' in page
+    assert "840 Winter Street" in page
+
+
+@pytest.mark.parametrize("code", [400, 403, 404, 405, 413, 429, 500, 503])
+def test_every_error_page_has_a_title_and_the_phone(app, code):
+    from portal.errors import ERROR_PAGES, render_error
+
+    with app.test_request_context():
+        page, status = render_error(code)
+    assert status == code
+    assert ERROR_PAGES[code][0] in page
+    assert PHONE in page
+
+
+def test_unhandled_exception_gives_the_500_page(app, client):
+    @app.get("/explode")
+    def explode():
+        raise RuntimeError("boom")
+
+    response = client.get("/explode")
+    assert response.status_code == 500
+    assert "problem with the service" in response.get_data(as_text=True)
