@@ -4,6 +4,7 @@ its test client and CLI runner, and helpers that fill the patient forms as a bro
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.extensions import db
@@ -97,3 +99,52 @@ def post_contact(client: FlaskClient):
         return client.post("/contact-us", data={k: v for k, v in data.items() if v is not None})
 
     return post
+
+
+# --- Browser tests: Debian's Chromium driven by Playwright ------------------------------------
+
+CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def services_required() -> bool:
+    """CI sets PORTAL_REQUIRE_SERVICES=1: a missing browser or service fails instead of skipping."""
+    return os.environ.get("PORTAL_REQUIRE_SERVICES") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if Path(CHROMIUM).exists() or services_required():
+        return
+    skip = pytest.mark.skip(
+        reason=f"no Chromium at {CHROMIUM}: `apt-get install -y chromium` (or set PORTAL_CHROMIUM) "
+        "to run the browser tests"
+    )
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Launch Debian's Chromium, never a downloaded browser."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app served over real HTTP on a free port of 127.0.0.1, for the browser."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
