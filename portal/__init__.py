@@ -58,9 +58,11 @@ def load_settings(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         database = Path(app.instance_path) / "portal.sqlite3"
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{database}"
+    options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    # SQL errors must never carry a patient's data into a log or a traceback.
+    options.setdefault("hide_parameters", True)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # sqlite3's own timeout is SQLite's busy timeout: how long a writer waits for the lock.
-        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
         options.setdefault("connect_args", {}).setdefault(
             "timeout", app.config["DATABASE_BUSY_TIMEOUT"]
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -264,6 +265,32 @@ def test_double_submit_of_one_rendered_form_stores_one_submission(app, client, p
     assert first.status_code == second.status_code == 303
     [submission] = stored(app)
     assert submission.reference in first_page and submission.reference in second_page
+
+
+def test_two_simultaneous_posts_of_one_form_store_one_submission(app, client):
+    tokens = form_tokens(client, "/request-an-appointment")
+    second_client = app.test_client()
+    second_client.set_cookie("session", client.get_cookie("session").value)
+    start = threading.Barrier(2)
+    responses = {}
+
+    def post(name, c):
+        start.wait()
+        responses[name] = c.post("/request-an-appointment", data={**VALID_APPOINTMENT, **tokens})
+
+    threads = [
+        threading.Thread(target=post, args=(n, c)) for n, c in (("a", client), ("b", second_client))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.status_code for r in responses.values()] == [303, 303]
+    [submission] = stored(app)
+    for c in (client, second_client):
+        assert submission.reference in c.get("/request-an-appointment/received").get_data(
+            as_text=True
+        )
 
 
 def test_two_renders_of_the_form_are_two_submissions(app, post_appointment):

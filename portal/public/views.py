@@ -122,6 +122,7 @@ def _store(kind: str, form: PatientForm) -> str:
                 select(Submission.reference).where(Submission.form_token == form.form_token.data)
             )
             if earlier is not None:
+                log.info("repeated POST of one rendered form; answered with %s", earlier)
                 return earlier
         except DBAPIError as error:
             _rollback()
