@@ -33,6 +33,7 @@ MAX_AGE_YEARS = 120
 FORM_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 # Line and paragraph separators end a line as surely as LF does.
 LINE_BREAKS = {"\u2028", "\u2029"}
+PHONE_EXAMPLE = "Enter a phone number, like (617) 555-0123"
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
 
 
@@ -81,7 +82,7 @@ def phone_number(form: FlaskForm, field: Field) -> None:
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise ValidationError("Enter a phone number, like (781) 209-5645")
+        raise ValidationError(PHONE_EXAMPLE)
     field.e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -118,6 +119,34 @@ def optional_line(label: str, max_length: int = NAME_MAX) -> StringField:
             Optional(),
             Length(max=max_length, message=f"{label} must be {max_length} characters or fewer"),
             single_line,
+        ],
+    )
+
+
+def phone_field(required: bool) -> PhoneField:
+    """The patient's phone number, normalised to E.164 when it validates."""
+    return PhoneField(
+        "Phone number",
+        filters=[strip],
+        validators=[
+            DataRequired("Enter your phone number") if required else Optional(),
+            Length(max=40, message=PHONE_EXAMPLE),
+            single_line,
+            phone_number,
+        ],
+    )
+
+
+def email_field(required: bool) -> EmailField:
+    """The patient's email address, checked offline and normalised."""
+    return EmailField(
+        "Email address",
+        filters=[strip],
+        validators=[
+            DataRequired("Enter your email address") if required else Optional(),
+            Length(max=254, message="Email address must be 254 characters or fewer"),
+            single_line,
+            email_address,
         ],
     )
 
@@ -235,26 +264,8 @@ class AppointmentForm(PatientForm):
     first_name = name_field("First name")
     last_name = name_field("Last name")
     date_of_birth = MemorableDateField("Date of birth")
-    phone = PhoneField(
-        "Phone number",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter your phone number"),
-            Length(max=40, message="Enter a phone number, like (781) 209-5645"),
-            single_line,
-            phone_number,
-        ],
-    )
-    email = EmailField(
-        "Email address",
-        filters=[strip],
-        validators=[
-            Optional(),
-            Length(max=254, message="Email address must be 254 characters or fewer"),
-            single_line,
-            email_address,
-        ],
-    )
+    phone = phone_field(required=True)
+    email = email_field(required=False)
     contact_method = RadioField(
         "How should we contact you?",
         choices=[
@@ -320,26 +331,8 @@ class ContactForm(PatientForm):
     """Contact Us."""
 
     name = name_field("Name")
-    email = EmailField(
-        "Email address",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter your email address"),
-            Length(max=254, message="Email address must be 254 characters or fewer"),
-            single_line,
-            email_address,
-        ],
-    )
-    phone = PhoneField(
-        "Phone number",
-        filters=[strip],
-        validators=[
-            Optional(),
-            Length(max=40, message="Enter a phone number, like (781) 209-5645"),
-            single_line,
-            phone_number,
-        ],
-    )
+    email = email_field(required=True)
+    phone = phone_field(required=False)
     topic = SelectField("Topic", validators=[Optional()])
     message = long_text("Message", "Enter your message")
 
