@@ -1,0 +1,76 @@
+"""The staff area at /admin: sign-in, the inbox, submissions, exports, the audit trail, accounts.
+
+Access is decided in one place, the blueprint's before_request: the sign-in steps are open;
+everything else needs a signed-in user whose session is neither idle nor too old; an endpoint
+not listed as open to staff is for admins only, so a new view is closed to staff by default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+bp = Blueprint("admin", __name__)
+
+# The steps of signing in: reachable without a session.
+OPEN_ENDPOINTS = frozenset({"admin.login", "admin.login_code", "admin.login_setup"})
+# What front-desk staff may use; every other endpoint of this blueprint is for admins.
+STAFF_ENDPOINTS = frozenset(
+    {
+        "admin.inbox",
+        "admin.submission",
+        "admin.change_status",
+        "admin.add_note",
+        "admin.resend",
+        "admin.account",
+        "admin.change_password",
+        "admin.two_factor",
+        "admin.two_factor_off",
+        "admin.logout",
+    }
+)
+
+
+@bp.before_request
+def require_sign_in() -> Response | None:
+    """Open the sign-in steps to all, the staff pages to staff, the rest to admins only."""
+    from .auth import end_expired_session, next_target, touch_session
+
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if end_expired_session() or not current_user.is_authenticated:
+        return redirect(url_for("admin.login", next=next_target()))
+    if request.endpoint not in STAFF_ENDPOINTS and not current_user.is_admin:
+        abort(403)
+    if (
+        current_app.config["REQUIRE_2FA"]
+        and not current_user.totp_secret
+        and request.endpoint not in {"admin.two_factor", "admin.logout"}
+    ):
+        # Signed in before two-factor became mandatory: set it up before anything else.
+        return redirect(url_for("admin.two_factor"))
+    touch_session()
+    return None
+
+
+@bp.context_processor
+def staff_labels() -> dict[str, Any]:
+    """Words for the stored codes, for every staff template."""
+    from ..exports import FORMS
+    from ..models import STATUSES
+
+    return {"statuses": STATUSES, "form_names": FORMS}
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Patient data must never be kept by a browser or proxy cache."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+from . import auth, data, users, views  # noqa: E402, F401  -- registers the routes on bp

@@ -1,0 +1,116 @@
+"""Admins' pages: exports of submissions and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from sqlalchemy import or_, select
+
+from .. import exports
+from ..audit import ACTIONS
+from ..exports import Filters, local_day_bounds
+from ..extensions import db
+from ..models import AuditEvent
+from . import bp
+from .auth import commit, record
+from .forms import AuditForm, ExportForm, FilterForm
+from .views import practice
+
+AUDIT_PER_PAGE = 50
+
+
+def filters_from(form: FilterForm) -> Filters:
+    """The export filters of a validated form."""
+    return Filters(
+        form=form.form.data or None,
+        since=form.since.data,
+        until=form.until.data,
+        status=form.status.data or None,
+    )
+
+
+@bp.get("/export")
+def export() -> Response | tuple[str, int]:
+    """Choose what to export; the download itself is export_file."""
+    submitted = "format" in request.args
+    form = ExportForm(formdata=request.args if submitted else None)
+    if submitted and form.validate():
+        filters = filters_from(form)
+        params = {k: v for k, v in filters.describe().items() if v}
+        return redirect(url_for(".export_file", fmt=form.format.data or "csv", **params), 303)
+    return render_template("admin/export.html", form=form), 422 if submitted else 200
+
+
+@bp.get("/export.<any(csv, xlsx, json):fmt>")
+def export_file(fmt: str) -> Response:
+    """Stream the export; the audit record (with the row count) is committed before any row."""
+    form = FilterForm(formdata=request.args)
+    if not form.validate():
+        abort(400)
+    filters = filters_from(form)
+    zone = practice().zone
+    count, upper_id = exports.snapshot(db.session, filters, zone)
+    record("export", detail={**filters.describe(), "format": fmt, "rows": count})
+    commit()
+    body = exports.export(
+        db.session,
+        filters,
+        fmt,
+        zone,
+        upper_id=upper_id,
+        batch_size=current_app.config["EXPORT_BATCH_SIZE"],
+    )
+    name = exports.filename(filters, fmt, datetime.now(zone).date())
+    return Response(
+        stream_with_context(body),
+        content_type=exports.FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/audit")
+def audit_log() -> str:
+    form = AuditForm(formdata=request.args)
+    form.validate()
+    statement = select(AuditEvent)
+    if form.action.data and not form.action.errors:
+        statement = statement.where(AuditEvent.action == form.action.data)
+    if form.who.data and not form.who.errors:
+        term = form.who.data.strip()
+        statement = statement.where(
+            or_(
+                AuditEvent.actor.icontains(term, autoescape=True),
+                AuditEvent.target.icontains(term, autoescape=True),
+                AuditEvent.ip == term,
+            )
+        )
+    since = None if form.since.errors else form.since.data
+    until = None if form.until.errors else form.until.data
+    start, end = local_day_bounds(since, until, practice().zone)
+    if start is not None:
+        statement = statement.where(AuditEvent.created_at >= start)
+    if end is not None:
+        statement = statement.where(AuditEvent.created_at < end)
+    page = db.paginate(
+        statement.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()),
+        page=request.args.get("page", 1, type=int),
+        per_page=AUDIT_PER_PAGE,
+        error_out=False,
+    )
+    return render_template(
+        "admin/audit.html",
+        form=form,
+        page=page,
+        actions=ACTIONS,
+        page_args={k: v for k, v in request.args.items() if k != "page"},
+    )

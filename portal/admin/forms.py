@@ -1,0 +1,258 @@
+"""Flask-WTF forms of the staff area."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    Field,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SearchField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from ..audit import ACTIONS
+from ..models import STATUSES
+from ..practice import Practice
+from ..public.forms import plain_text, single_line, strip
+from .passwords import MAX_LENGTH, password_problem
+
+FORM_CHOICES = [
+    SelectChoice("", "All forms"),
+    SelectChoice("appointment", "Appointment requests"),
+    SelectChoice("contact", "Messages"),
+]
+STATUS_CHOICES = [SelectChoice(value, label) for value, label in STATUSES.items()]
+FORMAT_CHOICES = [
+    SelectChoice("csv", "CSV"),
+    SelectChoice("xlsx", "Excel (XLSX)"),
+    SelectChoice("json", "JSON"),
+]
+
+
+def lower_email(value: str | None) -> str | None:
+    """Staff emails are compared in lower case."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def digits_only(value: str | None) -> str | None:
+    """An authentication code as typed, with spaces and dashes taken out."""
+    return "".join(ch for ch in value if ch not in " -") if value else value
+
+
+def staff_email(form: FlaskForm, field: Field) -> None:
+    """A syntactically valid address (no DNS lookup: this must work offline)."""
+    try:
+        field.data = validate_email(field.data or "", check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise ValidationError("Enter an email address, like name@example.com") from error
+
+
+def strong_password(form: FlaskForm, field: Field) -> None:
+    """At least 12 characters and not in the shipped list of common passwords."""
+    email = getattr(getattr(form, "email", None), "data", None)
+    problem = password_problem(field.data or "", email)
+    if problem:
+        raise ValidationError(problem)
+
+
+def code_field() -> StringField:
+    return StringField(
+        "Authentication code",
+        filters=[digits_only],
+        validators=[
+            DataRequired("Enter the 6-digit code from your authenticator app"),
+            Regexp(r"^\d{6}$", message="Enter the 6-digit code from your authenticator app"),
+        ],
+    )
+
+
+class LoginForm(FlaskForm):
+    """Sign in with an email address and a password."""
+
+    email = StringField(
+        "Email address",
+        filters=[lower_email],
+        validators=[DataRequired("Enter your email address"), Length(max=254), single_line],
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired("Enter your password"), Length(max=MAX_LENGTH)]
+    )
+
+
+class CodeForm(FlaskForm):
+    """The second step of signing in: a code from an authenticator app."""
+
+    code = code_field()
+
+
+class DateRangeForm(FlaskForm):
+    """Filters read from the query string: no CSRF token, since they change nothing."""
+
+    class Meta:
+        csrf = False
+
+    since = DateField("Received from", validators=[Optional()])
+    until = DateField("Received until", validators=[Optional()])
+
+    def validate_until(self, field: Field) -> None:
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError("Received until must be the same as or after received from")
+
+
+class FilterForm(DateRangeForm):
+    """Which submissions: one form or both, one status or all, practice-local dates."""
+
+    form = SelectField("Form", choices=FORM_CHOICES, validators=[Optional()])
+    status = SelectField(
+        "Status", choices=[SelectChoice("", "Any status"), *STATUS_CHOICES], validators=[Optional()]
+    )
+
+
+class InboxForm(FilterForm):
+    """Search and filters of the inbox."""
+
+    q = SearchField(
+        "Search",
+        filters=[strip],
+        validators=[Optional(), Length(max=100, message="Search must be 100 characters or fewer")],
+    )
+    topic = SelectField("Specialty or topic", validators=[Optional()])
+
+    def __init__(self, practice: Practice, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.topic.choices = [
+            SelectChoice("", "Any specialty or topic"),
+            *(SelectChoice(s) for s in practice.specialties),
+            *(SelectChoice(t) for t in practice.contact_topics),
+        ]
+
+
+class ExportForm(FilterForm):
+    """What to export, and as which format."""
+
+    format = RadioField("Format", choices=FORMAT_CHOICES, default="csv", validators=[Optional()])
+
+
+class AuditForm(DateRangeForm):
+    """The audit trail's filters."""
+
+    action = SelectField(
+        "Action",
+        choices=[SelectChoice("", "Any action"), *(SelectChoice(k, v) for k, v in ACTIONS.items())],
+        validators=[Optional()],
+    )
+    who = SearchField(
+        "Who or what",
+        filters=[strip],
+        validators=[Optional(), Length(max=254, message="Enter 254 characters or fewer")],
+    )
+
+
+class StatusForm(FlaskForm):
+    """Move a submission along the front desk's workflow."""
+
+    status = RadioField(
+        "Status", choices=STATUS_CHOICES, validators=[InputRequired("Select a status")]
+    )
+
+
+class NoteForm(FlaskForm):
+    """An internal note on a submission."""
+
+    text = TextAreaField(
+        "Add a note",
+        filters=[strip],
+        validators=[
+            DataRequired("Enter a note"),
+            Length(max=2000, message="A note must be 2,000 characters or fewer"),
+            plain_text,
+        ],
+    )
+
+
+class ResendForm(FlaskForm):
+    """Send a notification again."""
+
+    message = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,18}$")])
+
+
+class PasswordChangeForm(FlaskForm):
+    """A user changes their own password."""
+
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired("Enter your current password"), Length(max=MAX_LENGTH)],
+    )
+    new_password = PasswordField(
+        "New password", validators=[DataRequired("Enter a new password"), strong_password]
+    )
+    confirm = PasswordField(
+        "Confirm new password",
+        validators=[
+            DataRequired("Enter the new password again"),
+            EqualTo("new_password", message="The two new passwords must match"),
+        ],
+    )
+
+
+class TwoFactorOnForm(FlaskForm):
+    """Confirm the authenticator app by typing its current code."""
+
+    code = code_field()
+
+
+class TwoFactorOffForm(FlaskForm):
+    """Turning two-factor sign-in off takes the password."""
+
+    password = PasswordField(
+        "Current password",
+        validators=[DataRequired("Enter your current password"), Length(max=MAX_LENGTH)],
+    )
+
+
+class NewUserForm(FlaskForm):
+    """An admin adds a staff account."""
+
+    email = StringField(
+        "Email address",
+        filters=[strip],
+        validators=[DataRequired("Enter an email address"), Length(max=254), staff_email],
+    )
+    role = RadioField(
+        "Role",
+        choices=[SelectChoice("staff", "Staff"), SelectChoice("admin", "Admin")],
+        default="staff",
+        validators=[InputRequired("Select a role")],
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired("Enter a password"), strong_password]
+    )
+    confirm = PasswordField(
+        "Confirm password",
+        validators=[
+            DataRequired("Enter the password again"),
+            EqualTo("password", message="The two passwords must match"),
+        ],
+    )
+
+
+class UserActionForm(FlaskForm):
+    """Disable or enable one account."""
+
+    email = HiddenField(validators=[InputRequired(), Length(max=254)])

@@ -1,0 +1,231 @@
+"""The front desk's pages: the inbox, a submission with its notes and notifications, its status."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from werkzeug.wrappers import Response
+
+from ..exports import CONTACT_METHODS, PATIENT_TYPES, PREFERRED_TIMES, local_day_bounds
+from ..extensions import db
+from ..models import STATUSES, Note, Submission
+from ..practice import Practice
+from . import bp
+from .auth import acting_user, commit, record
+from .forms import InboxForm, NoteForm, ResendForm, StatusForm
+
+PER_PAGE = 25
+REFERENCE = re.compile(r"^(APT|MSG)-[A-Z2-9]{6,12}$")
+# A search made only of what people type in a phone number is a phone number search.
+PHONE_LIKE = re.compile(r"^[\d\s().+-]+$")
+
+
+def practice() -> Practice:
+    """The practice profile loaded by the factory."""
+    return current_app.extensions["practice"]
+
+
+def inbox_filters(form: InboxForm) -> tuple[list[ColumnElement[bool]], dict[str, str]]:
+    """SQL conditions for the inbox's valid filters, and those filters for the audit trail."""
+    clauses: list[ColumnElement[bool]] = []
+    used: dict[str, str] = {}
+
+    def valid(field: Any) -> Any:
+        return None if field.errors else field.data
+
+    if valid(form.form):
+        clauses.append(Submission.form == form.form.data)
+        used["form"] = form.form.data
+    if valid(form.status):
+        clauses.append(Submission.status == form.status.data)
+        used["status"] = form.status.data
+    if valid(form.topic):
+        topic = form.topic.data
+        clauses.append(or_(Submission.specialty == topic, Submission.topic == topic))
+        used["topic"] = topic
+    since, until = valid(form.since), None if form.until.errors else form.until.data
+    start, end = local_day_bounds(since, until, practice().zone)
+    if start is not None:
+        clauses.append(Submission.created_at >= start)
+        used["since"] = since.isoformat()
+    if end is not None:
+        clauses.append(Submission.created_at < end)
+        used["until"] = until.isoformat()
+    if valid(form.q):
+        clauses.append(search_clause(form.q.data))
+        used["search"] = form.q.data
+    return clauses, used
+
+
+def search_clause(query: str) -> ColumnElement[bool]:
+    """Match a reference, a name, an email address or a phone number, however it was typed."""
+    digits = re.sub(r"\D", "", query)
+    if PHONE_LIKE.match(query) and len(digits) >= 4:
+        # Phones are stored in E.164 (+16172531000): "(617) 253-1000", "617.253.1000" and
+        # "253-1000" all become digits that the stored number contains.
+        return Submission.phone.contains(digits, autoescape=True)
+    terms = []
+    for term in query.split()[:6]:
+        columns = [
+            Submission.reference,
+            Submission.first_name,
+            Submission.last_name,
+            Submission.name,
+            Submission.email,
+        ]
+        matches = [column.icontains(term, autoescape=True) for column in columns]
+        term_digits = re.sub(r"\D", "", term)
+        if len(term_digits) >= 4 and PHONE_LIKE.match(term):
+            matches.append(Submission.phone.contains(term_digits, autoescape=True))
+        terms.append(or_(*matches))
+    # Every word must match somewhere: "Siobhán O'Hara" finds her, not every Siobhán.
+    return and_(*terms)
+
+
+def newest_first(statement: Select[Any]) -> Select[Any]:
+    return statement.order_by(Submission.created_at.desc(), Submission.id.desc())
+
+
+def notification_statuses(references: list[str]) -> dict[str, str]:
+    """The state of each submission's notifications, in words, by reference."""
+    return {}
+
+
+@bp.get("/")
+def inbox() -> str:
+    form = InboxForm(practice(), formdata=request.args)
+    form.validate()
+    clauses, used = inbox_filters(form)
+    page = db.paginate(
+        newest_first(select(Submission).where(*clauses)),
+        page=request.args.get("page", 1, type=int),
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    new_count = db.session.scalar(
+        select(func.count()).select_from(Submission).where(Submission.status == "new")
+    )
+    record("inbox.viewed", detail={**used, "page": page.page, "results": page.total})
+    commit()
+    submissions = list(page.items)
+    return render_template(
+        "admin/inbox.html",
+        form=form,
+        page=page,
+        submissions=submissions,
+        new_count=new_count,
+        notifications=notification_statuses([s.reference for s in submissions]),
+        filtered=bool(used),
+        page_args={k: v for k, v in request.args.items() if k != "page"},
+    )
+
+
+def find_submission(reference: str) -> Submission:
+    """The submission with this reference, or 404."""
+    if not REFERENCE.match(reference):
+        abort(404)
+    submission = db.session.scalar(select(Submission).where(Submission.reference == reference))
+    if submission is None:
+        abort(404)
+    return submission
+
+
+def submission_fields(s: Submission) -> list[tuple[str, str | None, str]]:
+    """Every field the patient sent, as (label, value, kind), labelled as on the patient's form."""
+    if s.form == "contact":
+        return [
+            ("Name", s.name, "text"),
+            ("Email address", s.email, "email"),
+            ("Phone number", s.phone, "tel"),
+            ("Topic", s.topic, "text"),
+            ("Message", s.message, "multiline"),
+        ]
+    birth = s.date_of_birth
+    return [
+        ("First name", s.first_name, "text"),
+        ("Last name", s.last_name, "text"),
+        ("Date of birth", f"{birth:%B} {birth.day}, {birth.year}" if birth else None, "text"),
+        ("Phone number", s.phone, "tel"),
+        ("Email address", s.email, "email"),
+        ("How should we contact you?", CONTACT_METHODS.get(s.contact_method or ""), "text"),
+        ("Specialty", s.specialty, "text"),
+        ("Physician", s.physician or "No preference", "text"),
+        ("New or returning patient?", PATIENT_TYPES.get(s.patient_type or ""), "text"),
+        ("Preferred days", s.preferred_days, "text"),
+        ("Preferred time of day", PREFERRED_TIMES.get(s.preferred_time or ""), "text"),
+        ("Insurance provider", s.insurance, "text"),
+        ("Referring physician", s.referring_physician, "text"),
+        ("Reason for visit", s.message, "multiline"),
+    ]
+
+
+def notifications_of(submission: Submission) -> list[Any]:
+    """The emails queued for this submission, oldest first."""
+    return []
+
+
+def detail_page(
+    submission: Submission,
+    status_form: StatusForm | None = None,
+    note_form: NoteForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """Show every field, notes and notifications, and record that they were seen."""
+    record("submission.viewed", target=submission.reference)
+    commit()
+    notes = db.session.scalars(
+        select(Note).where(Note.submission_id == submission.id).order_by(Note.created_at, Note.id)
+    ).all()
+    return render_template(
+        "admin/submission.html",
+        submission=submission,
+        fields=submission_fields(submission),
+        notes=notes,
+        notifications=notifications_of(submission),
+        status_form=status_form or StatusForm(formdata=None, data={"status": submission.status}),
+        note_form=note_form or NoteForm(formdata=None),
+        resend_form=ResendForm(formdata=None),
+    ), status
+
+
+@bp.get("/submissions/<reference>")
+def submission(reference: str) -> tuple[str, int]:
+    return detail_page(find_submission(reference))
+
+
+@bp.post("/submissions/<reference>/status")
+def change_status(reference: str) -> Response | tuple[str, int]:
+    submission = find_submission(reference)
+    form = StatusForm()
+    if not form.validate():
+        return detail_page(submission, status_form=form, status=422)
+    old, new = submission.status, form.status.data
+    if new != old:
+        submission.status = new
+        record("submission.status", target=reference, detail={"from": old, "to": new})
+        commit()
+        flash(f"Status changed to {STATUSES[new]}.", "success")
+    return redirect(url_for(".submission", reference=reference), code=303)
+
+
+@bp.post("/submissions/<reference>/notes")
+def add_note(reference: str) -> Response | tuple[str, int]:
+    submission = find_submission(reference)
+    form = NoteForm()
+    if not form.validate():
+        return detail_page(submission, note_form=form, status=422)
+    note = Note(submission_id=submission.id, author_id=acting_user().id, text=form.text.data)
+    db.session.add(note)
+    record("note.added", target=reference, detail={"characters": len(form.text.data)})
+    commit()
+    flash("Note added.", "success")
+    return redirect(url_for(".submission", reference=reference, _anchor="notes"), code=303)
+
+
+@bp.post("/submissions/<reference>/resend")
+def resend(reference: str) -> Response:
+    find_submission(reference)
+    abort(404)

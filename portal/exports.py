@@ -1,0 +1,290 @@
+"""Exports of submissions as CSV, Excel (XLSX) or JSON: pure writers over rows, no Flask inside.
+
+Rows are read in batches by keyset pagination (``WHERE id > last ORDER BY id LIMIT n``) and each
+writer yields its output in chunks, so memory stays flat however many rows there are. Times are
+ISO 8601 in the practice's time zone with its UTC offset; date filters are the practice's local
+days, inclusive, so a range across a daylight-saving change covers exactly those days.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy.orm import Session
+
+from .models import STATUSES, Submission
+from .practice import format_phone
+
+FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+}
+FORMS = {"appointment": "Appointment request", "contact": "Message"}
+CONTACT_METHODS = {"phone": "Phone", "email": "Email", "text": "Text message"}
+PATIENT_TYPES = {"new": "New patient", "returning": "Returning patient"}
+PREFERRED_TIMES = {"morning": "Morning", "afternoon": "Afternoon", "any": "Any time"}
+
+# A spreadsheet reads a cell starting with one of these as a formula (ASVS 5.0 1.2.10); the
+# full-width forms too, since some spreadsheets fold them to their ASCII twins.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+UTF8_BOM = "\ufeff"
+CHUNK_ROWS = 500
+
+
+@dataclass(frozen=True)
+class Column:
+    """One exported field: its key in JSON, its header in CSV and XLSX, the forms that have it."""
+
+    key: str
+    header: str
+    forms: tuple[str, ...] = ("appointment", "contact")
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("reference", "Reference"),
+    Column("received", "Received"),
+    Column("form", "Form"),
+    Column("status", "Status"),
+    Column("first_name", "First name", ("appointment",)),
+    Column("last_name", "Last name", ("appointment",)),
+    Column("name", "Name", ("contact",)),
+    Column("date_of_birth", "Date of birth", ("appointment",)),
+    Column("phone", "Phone number"),
+    Column("email", "Email address"),
+    Column("contact_method", "How to contact", ("appointment",)),
+    Column("specialty", "Specialty", ("appointment",)),
+    Column("physician", "Physician", ("appointment",)),
+    Column("patient_type", "New or returning patient", ("appointment",)),
+    Column("preferred_days", "Preferred days", ("appointment",)),
+    Column("preferred_time", "Preferred time of day", ("appointment",)),
+    Column("insurance", "Insurance provider", ("appointment",)),
+    Column("referring_physician", "Referring physician", ("appointment",)),
+    Column("topic", "Topic", ("contact",)),
+    Column("message", "Reason for visit or message"),
+)
+MESSAGE_HEADERS = {"appointment": "Reason for visit", "contact": "Message"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What to export: one form or both, practice-local dates (inclusive), one status or all."""
+
+    form: str | None = None
+    since: date | None = None
+    until: date | None = None
+    status: str | None = None
+
+    def describe(self) -> dict[str, str | None]:
+        """The filters as plain values, for the audit trail."""
+        return {
+            "form": self.form,
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "status": self.status,
+        }
+
+
+def columns_for(form: str | None) -> list[Column]:
+    """The columns of an export of one form (its own fields only) or of both."""
+    if form is None:
+        return list(COLUMNS)
+    chosen = [c for c in COLUMNS if form in c.forms and c.key != "form"]
+    return [Column(c.key, MESSAGE_HEADERS[form]) if c.key == "message" else c for c in chosen]
+
+
+def local_day_bounds(
+    since: date | None, until: date | None, zone: ZoneInfo
+) -> tuple[datetime | None, datetime | None]:
+    """UTC instants [start, end) covering the practice-local days since..until, inclusive."""
+    start = datetime.combine(since, time.min, tzinfo=zone) if since else None
+    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone) if until else None
+    return start, end
+
+
+def filter_clauses(filters: Filters, zone: ZoneInfo) -> list[ColumnElement[bool]]:
+    """SQL conditions for these filters."""
+    clauses: list[ColumnElement[bool]] = []
+    if filters.form:
+        clauses.append(Submission.form == filters.form)
+    if filters.status:
+        clauses.append(Submission.status == filters.status)
+    start, end = local_day_bounds(filters.since, filters.until, zone)
+    if start is not None:
+        clauses.append(Submission.created_at >= start)
+    if end is not None:
+        clauses.append(Submission.created_at < end)
+    return clauses
+
+
+def fetch_rows(
+    session: Session, clauses: Sequence[ColumnElement[bool]], batch_size: int = 1000
+) -> Iterator[Row[Any]]:
+    """Every matching submission, oldest first, read batch_size rows per query (keyset paging).
+
+    Plain rows rather than ORM objects: nothing accumulates in the session's identity map.
+    """
+    table_columns = Submission.__table__.columns
+    last_id = 0
+    while True:
+        batch = session.execute(
+            select(*table_columns)
+            .where(*clauses, Submission.id > last_id)
+            .order_by(Submission.id)
+            .limit(batch_size)
+        ).all()
+        if not batch:
+            return
+        yield from batch
+        last_id = batch[-1].id
+        if len(batch) < batch_size:
+            return
+
+
+def record(row: Any, zone: ZoneInfo) -> dict[str, str]:
+    """One submission as plain text per column key: labels in words, times with their offset."""
+    phone = row.phone
+    values = {
+        "reference": row.reference,
+        "received": row.created_at.astimezone(zone).isoformat(timespec="seconds"),
+        "form": FORMS.get(row.form, row.form),
+        "status": STATUSES.get(row.status, row.status),
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        "name": row.name,
+        "date_of_birth": row.date_of_birth.isoformat() if row.date_of_birth else None,
+        "phone": format_phone(phone) if phone else None,
+        "email": row.email,
+        "contact_method": CONTACT_METHODS.get(row.contact_method or "", row.contact_method),
+        "specialty": row.specialty,
+        "physician": row.physician,
+        "patient_type": PATIENT_TYPES.get(row.patient_type or "", row.patient_type),
+        "preferred_days": row.preferred_days,
+        "preferred_time": PREFERRED_TIMES.get(row.preferred_time or "", row.preferred_time),
+        "insurance": row.insurance,
+        "referring_physician": row.referring_physician,
+        "topic": row.topic,
+        "message": row.message,
+    }
+    return {key: value or "" for key, value in values.items()}
+
+
+def records(rows: Iterable[Any], zone: ZoneInfo) -> Iterator[dict[str, str]]:
+    """record() over rows, lazily."""
+    for row in rows:
+        yield record(row, zone)
+
+
+def neutralise(value: str) -> str:
+    """Make a cell that a spreadsheet would run as a formula show as text (leading apostrophe)."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def write_csv(items: Iterable[dict[str, str]], columns: Sequence[Column]) -> Iterator[bytes]:
+    """UTF-8 with a BOM (Excel then reads accents right), RFC 4180 quoting and CRLF endings."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, dialect="excel", lineterminator="\r\n")
+    buffer.write(UTF8_BOM)
+    writer.writerow([c.header for c in columns])
+    for count, item in enumerate(items, 1):
+        writer.writerow([neutralise(item[c.key]) for c in columns])
+        if count % CHUNK_ROWS == 0:
+            yield _drain(buffer)
+    yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> bytes:
+    chunk = buffer.getvalue().encode("utf-8")
+    buffer.seek(0)
+    buffer.truncate()
+    return chunk
+
+
+def write_json(items: Iterable[dict[str, str]], columns: Sequence[Column]) -> Iterator[bytes]:
+    """A JSON array of objects keyed by column key, written one object at a time."""
+    keys = [c.key for c in columns]
+    yield b"["
+    separator = b"\n"
+    for item in items:
+        yield separator + json.dumps({k: item[k] for k in keys}, ensure_ascii=False).encode()
+        separator = b",\n"
+    yield b"\n]\n"
+
+
+def write_xlsx(
+    items: Iterable[dict[str, str]], columns: Sequence[Column], chunk_size: int = 64 * 1024
+) -> Iterator[bytes]:
+    """An Excel workbook in openpyxl's write-only mode, every cell a text cell.
+
+    Write-only mode spools rows to a temporary file as they come, so memory stays flat; the
+    finished workbook is then read back in chunks.
+    """
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Submissions")
+    sheet.append([_text_cell(sheet, c.header) for c in columns])
+    for item in items:
+        sheet.append([_text_cell(sheet, item[c.key]) for c in columns])
+    with tempfile.TemporaryFile() as spool:
+        workbook.save(spool)
+        spool.seek(0)
+        while chunk := spool.read(chunk_size):
+            yield chunk
+
+
+def _text_cell(sheet: Any, value: str) -> str | WriteOnlyCell:
+    # openpyxl stores a plain str as text, except one starting with "=", which it would write
+    # as a formula: that one gets a cell whose type is forced to text.
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if not value.startswith("="):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
+
+
+WRITERS = {"csv": write_csv, "xlsx": write_xlsx, "json": write_json}
+
+
+def export(
+    session: Session,
+    filters: Filters,
+    fmt: str,
+    zone: ZoneInfo,
+    *,
+    upper_id: int | None = None,
+    batch_size: int = 1000,
+) -> Iterator[bytes]:
+    """The whole export in chunks; rows above upper_id (stored after the count) are left out."""
+    clauses = filter_clauses(filters, zone)
+    if upper_id is not None:
+        clauses.append(Submission.id <= upper_id)
+    rows = fetch_rows(session, clauses, batch_size)
+    return WRITERS[fmt](records(rows, zone), columns_for(filters.form))
+
+
+def snapshot(session: Session, filters: Filters, zone: ZoneInfo) -> tuple[int, int]:
+    """How many rows the export holds, and the highest id it may include (for export(upper_id))."""
+    upper_id = session.scalar(select(func.max(Submission.id))) or 0
+    count = session.scalar(
+        select(func.count())
+        .select_from(Submission)
+        .where(*filter_clauses(filters, zone), Submission.id <= upper_id)
+    )
+    return count or 0, upper_id
+
+
+def filename(filters: Filters, fmt: str, today: date) -> str:
+    """A dated file name such as submissions-appointment-2026-03-09.csv."""
+    return f"submissions-{filters.form or 'all'}-{today.isoformat()}.{fmt}"
