@@ -12,7 +12,7 @@ from flask import Flask
 
 from . import config as default_config
 from . import errors
-from .extensions import csrf, db, limiter, migrate
+from .extensions import csrf, db, limiter, mail, migrate
 from .practice import format_phone, load_practice
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -87,6 +87,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     limiter.init_app(app)
+    mail.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

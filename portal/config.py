@@ -30,3 +30,39 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 # Links in staff emails are built from this, never from the request's Host header.
 PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+
+# --- Email: Flask-Mail settings and the outbox that delivers through it ------------------------
+# No mail server: the outbox worker writes every message as an .eml file in <instance>/mail/.
+MAIL_SERVER = None
+MAIL_PORT = 25
+MAIL_USE_TLS = False  # STARTTLS, with the server's certificate verified
+MAIL_USE_SSL = False  # implicit TLS (port 465), certificate verified
+MAIL_USERNAME = None
+MAIL_PASSWORD = None  # a secret: instance/config.py or PORTAL_MAIL_PASSWORD
+# Flask-Mail would silently drop every message under TESTING; the tests send to a real server.
+MAIL_SUPPRESS_SEND = False
+# From on every email, e.g. "Boston Out-Patient Surgical Suites <no-reply@practice.example>";
+# its domain also names every Message-ID.
+MAIL_DEFAULT_SENDER = "no-reply@localhost"
+# Seconds one SMTP operation (connect, each command, each block of data) may take.
+MAIL_TIMEOUT = 30
+
+# Who receives the notification of a new submission, unless the practice profile routes its
+# specialty or topic elsewhere.
+FRONT_DESK_EMAILS = ["front-desk@localhost"]
+# True puts every submitted field in the front-desk notification: only for practices whose
+# mail provider is covered for health information. False sends no patient details.
+NOTIFY_INCLUDE_DETAILS = False
+
+# Retries: OUTBOX_RETRY_BASE seconds before the first, doubling up to OUTBOX_RETRY_MAX, with
+# jitter; a message still not accepted OUTBOX_GIVE_UP_AFTER seconds after it was queued fails.
+OUTBOX_RETRY_BASE = 60
+OUTBOX_RETRY_MAX = 1800
+OUTBOX_GIVE_UP_AFTER = 86400
+# Seconds a worker owns the messages it claimed; a worker that dies loses them after this.
+OUTBOX_LEASE = 300
+# Seconds an idle worker waits before looking for due messages again.
+OUTBOX_POLL_INTERVAL = 2.0
+# Messages claimed (and sent over one SMTP connection) at a time.
+OUTBOX_BATCH_SIZE = 50
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, date, datetime
 
-from sqlalchemy import DateTime, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, String, Text, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -83,3 +83,41 @@ class Submission(db.Model):
 
     def __repr__(self) -> str:
         return f"<Submission {self.reference}>"
+
+
+class OutboxMessage(db.Model):
+    """One email to one recipient, queued in the transaction that caused it and sent later.
+
+    The body is rendered by the worker from ``template`` and ``context`` (JSON), so a message that
+    cannot be built fails on its own without stopping the others.
+    """
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Kept from queueing through every attempt: a resend after a crash is the same message.
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # What the message is about (e.g. a submission's reference): safe to log, unlike the address.
+    reference: Mapped[str | None] = mapped_column(String(32), index=True)
+    template: Mapped[str] = mapped_column(String(100))
+    recipient: Mapped[str] = mapped_column(String(254))
+    reply_to: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(255))
+    context: Mapped[dict] = mapped_column(JSON)
+
+    # queued -> sent | retrying -> ... -> sent | failed
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The give-up clock starts here; a resend restarts it.
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # The worker that claimed the message, and until when the claim holds.
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.status} {self.reference}>"

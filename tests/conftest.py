@@ -19,6 +19,7 @@ from portal import create_app
 from portal.extensions import db
 
 from .helpers import VALID_APPOINTMENT, VALID_CONTACT, form_tokens
+from .smtp import SMTPServer
 
 POSTGRES_URL = os.environ.get("PORTAL_TEST_POSTGRES_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -148,3 +149,19 @@ def live_server(app: Flask) -> Iterator[str]:
     server.shutdown()
     thread.join()
     server.server_close()
+
+
+# --- Mail: a real SMTP server (aiosmtpd) that the app sends to ---------------------------------
+
+
+@pytest.fixture
+def smtp_server(settings: dict) -> Iterator[SMTPServer]:
+    """aiosmtpd on 127.0.0.1, started, with the settings pointing the app at it.
+
+    Ask for it before `app` (the settings are read when the app is created). Without it, tests
+    have no MAIL_SERVER: the outbox writes .eml files in the test's own instance folder.
+    """
+    server = SMTPServer().start()
+    settings.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
+    yield server
+    server.stop()

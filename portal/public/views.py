@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from ..extensions import csrf, db, limiter
 from ..models import Submission, new_reference
+from ..notifications import queue_submission_emails
 from ..practice import Practice
 from . import bp
 from .forms import AppointmentForm, ContactForm, PatientForm, new_form_token
@@ -113,6 +114,8 @@ def _store(kind: str, form: PatientForm) -> str:
     for _ in range(3):  # a second try only on the (astronomically rare) reference collision
         submission = _submission_from(kind, form)
         db.session.add(submission)
+        # The emails are written in the same transaction: they exist exactly when it does.
+        queue_submission_emails(submission)
         try:
             db.session.commit()
             return submission.reference

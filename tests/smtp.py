@@ -1,0 +1,157 @@
+"""A real SMTP server for the tests: aiosmtpd on 127.0.0.1, with answers a test can script.
+
+``SMTPServer`` records every message it accepts, can refuse recipients or data with any SMTP
+answer, can hold a DATA command open (a server that stalls mid-message), and can be stopped and
+started again on the same port (a server that is down, then back). ``StallingServer`` accepts
+connections and never says a word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    """A port nobody listens on: aiosmtpd's Controller needs a real number, not 0."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Received:
+    """One message the server accepted."""
+
+    peer: tuple[str, int]  # the client's address and port: one per SMTP connection
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return email.message_from_bytes(self.content, policy=policy.default)  # type: ignore[return-value]
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+
+@dataclass
+class Recorder:
+    """The aiosmtpd handler: records what it accepts and answers what a test asks it to."""
+
+    received: list[Received] = field(default_factory=list)
+    # recipient address -> SMTP answer to its RCPT TO (e.g. "451 4.3.0 Try again later")
+    rcpt_answers: dict[str, str] = field(default_factory=dict)
+    # recipient address -> SMTP answer to the end of DATA
+    data_answers: dict[str, str] = field(default_factory=dict)
+    # While set, every DATA waits (the server stalls after the message was sent to it).
+    hold: threading.Event = field(default_factory=threading.Event)
+    holding: threading.Event = field(default_factory=threading.Event)
+    held: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        answer = self.rcpt_answers.get(address)
+        if answer:
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        message = Received(
+            peer=tuple(session.peer[:2]),
+            mail_from=envelope.mail_from,
+            rcpt_tos=list(envelope.rcpt_tos),
+            content=bytes(envelope.original_content or envelope.content),
+        )
+        if self.hold.is_set():
+            with self.lock:
+                self.held.append(message)
+            self.holding.set()
+            while self.hold.is_set():
+                await asyncio.sleep(0.01)
+            # The client may be long gone; what a stalled server finally does is not the point.
+            return "451 4.3.0 Held too long"
+        for address in envelope.rcpt_tos:
+            if address in self.data_answers:
+                return self.data_answers[address]
+        with self.lock:
+            self.received.append(message)
+        return "250 Message accepted for delivery"
+
+
+class SMTPServer:
+    """aiosmtpd's Controller on 127.0.0.1 at a port chosen once, so it can stop and come back."""
+
+    def __init__(self, port: int | None = None, **controller_kwargs) -> None:
+        self.port = port or free_port()
+        self.handler = Recorder()
+        self.controller_kwargs = controller_kwargs
+        self.controller: Controller | None = None
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    def start(self) -> SMTPServer:
+        # A stopped Controller has closed its event loop: each start gets a new one.
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, **self.controller_kwargs
+        )
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.handler.hold.clear()
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Wait until at least count messages were accepted; return them all."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return list(self.received)
+
+
+class StallingServer:
+    """Accepts TCP connections and never answers: not even the SMTP greeting."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.accepted = threading.Event()
+        self.connections: list[socket.socket] = []
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.listener.settimeout(0.05)
+        self.running = True
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while self.running:
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections.append(connection)
+            self.accepted.set()
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join()
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
