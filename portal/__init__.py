@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 
 from . import config as default_config
-from . import errors
+from . import errors, logs, security
 from .extensions import csrf, db, limiter, mail, migrate
 from .practice import format_phone, load_practice
 
@@ -31,10 +31,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     load_settings(app, test_config)
     app.extensions["practice"] = load_practice(app.instance_path)
 
+    logs.register(app)
     register_extensions(app)
     register_blueprints(app)
     register_templates(app)
     errors.register(app)
+    security.register(app)  # last: ProxyFix must wrap everything else
     register_commands(app)
     return app
 
@@ -92,9 +94,11 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """The patients' pages at /."""
+    from .health import bp as health_bp
     from .public import bp as public_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(health_bp)
 
 
 def register_templates(app: Flask) -> None:

@@ -19,7 +19,16 @@ MAX_CONTENT_LENGTH = 64 * 1024
 
 # Patient forms: one limit shared by both forms, counted per client address.
 SUBMISSION_RATE_LIMIT = "5 per 10 minutes"
+# memory:// counts in each process on its own; with several gunicorn workers or hosts, point
+# every one of them at one Redis (redis://host:6379/0) so a limit holds across all of them.
 RATELIMIT_STORAGE_URI = "memory://"
+# Redis unreachable: the forms keep working, limits are counted in memory meanwhile, and
+# Flask-Limiter logs a warning (and, later, that the storage recovered).
+RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+# Passed to the storage client: a Redis that does not answer costs a second, not a hung worker.
+RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+# Keys in the shared storage start with this: give each portal sharing one Redis its own.
+RATELIMIT_KEY_PREFIX = "portal"
 RATELIMIT_HEADERS_ENABLED = True
 
 # CSRF tokens last an hour; an expired one gives the form back with the typed values.
@@ -30,6 +39,30 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 # Links in staff emails are built from this, never from the request's Host header.
 PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+
+# --- Production: reverse proxy, security headers, health check, logs ---------------------------
+# How many reverse proxies (load balancer, nginx...) stand in front of the portal and append the
+# client's address to X-Forwarded-For and set X-Forwarded-Proto. 0 trusts no such header: the
+# address the rate limiter counts is the connection's own, whatever a client sends.
+TRUSTED_PROXY_COUNT = 0
+# Sent on every response. No 'unsafe-inline': templates load scripts and styles from static/.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
+# Strict-Transport-Security max-age (one year), sent only on requests that arrived over HTTPS.
+HSTS_MAX_AGE = 31536000
+# /healthz answers 503 when the oldest message still waiting in the outbox is older than this
+# many seconds (0: the outbox's age never fails the check).
+HEALTH_OUTBOX_MAX_AGE = 900
+# One line per request and per delivery attempt on standard error: "text" or "json".
+LOG_FORMAT = "text"
+LOG_LEVEL = "INFO"
 
 # --- Email: Flask-Mail settings and the outbox that delivers through it ------------------------
 # No mail server: the outbox worker writes every message as an .eml file in <instance>/mail/.

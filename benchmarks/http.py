@@ -1,0 +1,433 @@
+"""HTTP benchmark: the portal under gunicorn against a bare Flask app under the same gunicorn.
+
+    .venv/bin/python benchmarks/http.py            # SQLite, and PostgreSQL when it answers
+
+Needs wrk (Debian: ``apt-get install -y wrk``). wrk is the load generator: a C program with one
+thread, so it takes far less CPU from the server than a Python client would; the POST case is a
+Lua script (benchmarks/wrk/). In one run, with the same gunicorn settings (gunicorn.conf.py) and
+the same number of workers for every server, it measures:
+
+* bare Flask: GET of a fixed page (the portal's own rendered form, so the same bytes) -- the
+  ceiling of this stack; measured first and again last, and the mean is the reference;
+* the portal: GET /request-an-appointment;
+* the portal: POST of a valid appointment request, each with its own session cookie, CSRF token
+  and one-time form token taken from a GET of the form beforehand (harvest.lua), so every POST is
+  a new, stored submission with its emails queued, as a browser's would be;
+
+on SQLite (the embedded default: a file, rate limits in memory) and on PostgreSQL (a fresh
+schema; rate limits in Redis when Redis answers), and prints requests per second, p50/p99
+latency, the ratio of each to bare Flask, and the issue's targets. Nothing here is a test: it
+prints figures and exits 0 unless a server failed to start or requests failed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# Run as a script, this folder comes first on sys.path, and this file would hide the standard
+# library's http package from everything imported below.
+if sys.path and Path(sys.path[0] or ".").resolve() == HERE:
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import secrets  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.parse  # noqa: E402
+import urllib.request  # noqa: E402
+import uuid  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+ROOT = HERE.parent
+BIN = Path(sys.executable).parent
+WRK_DIR = HERE / "wrk"
+
+APPOINTMENT = {
+    "first_name": "Siobhán",
+    "last_name": "O'Hara",
+    "date_of_birth-month": "3",
+    "date_of_birth-day": "27",
+    "date_of_birth-year": "1980",
+    "phone": "(617) 253-1000",
+    "email": "siobhan@example.com",
+    "contact_method": "phone",
+    "specialty": "Total knee replacement",
+    "physician": "",
+    "patient_type": "new",
+    "preferred_days": ["Monday", "Thursday"],
+    "preferred_time": "morning",
+    "insurance": "Blue Cross",
+    "referring_physician": "Dr. Nguyen",
+    "reason": "Knee pain when running.\nWorse on stairs.",
+    "consent": "y",
+}
+
+# The issue's targets on SQLite.
+TARGET_GET_RATIO = 0.5
+TARGET_POST_RATIO = 0.25
+TARGET_POST_P99_MS = 50.0
+
+
+@dataclass
+class Result:
+    """One wrk run."""
+
+    name: str
+    database: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    exhausted: bool = False
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within {timeout} s; see {log}")
+
+
+@contextmanager
+def gunicorn(app: str, env: dict, workers: int, log: Path, check: str = "/"):
+    """Start gunicorn with the project's gunicorn.conf.py on a free port; yield its base URL."""
+    port = free_port()
+    command = [
+        str(BIN / "gunicorn"),
+        "--config",
+        str(ROOT / "gunicorn.conf.py"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        app,
+    ]
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + check, process, log)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wrk(
+    name: str,
+    database: str,
+    url: str,
+    script: str,
+    args: argparse.Namespace,
+    seconds: float,
+    env: dict | None = None,
+) -> Result:
+    """Run wrk with one thread and args.connections connections; parse report.lua's line."""
+    command = [
+        args.wrk,
+        "--threads",
+        "1",
+        "--connections",
+        str(args.connections),
+        "--duration",
+        f"{seconds:g}s",
+        "--timeout",
+        "10s",
+        "--script",
+        str(WRK_DIR / script),
+        url,
+    ]
+    run_env = {**os.environ, "WRK_DIR": str(WRK_DIR), **(env or {})}
+    output = subprocess.run(command, env=run_env, capture_output=True, text=True, check=True)
+    line = next(
+        (line for line in output.stdout.splitlines() if line.startswith("WRK_RESULT ")), None
+    )
+    if line is None:
+        raise SystemExit(f"wrk printed no result:\n{output.stdout}\n{output.stderr}")
+    raw = json.loads(line.removeprefix("WRK_RESULT "))
+    errors = sum(
+        raw[key]
+        for key in ("status_errors", "connect_errors", "read_errors", "write_errors", "timeouts")
+    )
+    return Result(
+        name=name,
+        database=database,
+        requests=raw["requests"],
+        seconds=raw["duration_us"] / 1e6,
+        p50_ms=raw["p50_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        errors=errors,
+        exhausted=raw["exhausted"],
+    )
+
+
+def bare_flask(args: argparse.Namespace, page: Path, workdir: Path) -> Result:
+    env = {**os.environ, "BENCH_PAGE": str(page)}
+    with gunicorn("benchmarks.bare_flask:app", env, args.workers, workdir / "bare.log") as base:
+        wrk("warm-up", "-", base + "/", "get.lua", args, args.warmup)
+        return wrk("bare Flask, fixed page", "-", base + "/", "get.lua", args, args.duration)
+
+
+def portal_env(database_url: str, instance: Path, limiter_storage: str) -> dict:
+    return {
+        **os.environ,
+        "PORTAL_SECRET_KEY": secrets.token_hex(32),
+        "PORTAL_INSTANCE_PATH": str(instance),
+        "PORTAL_SQLALCHEMY_DATABASE_URI": database_url,
+        # One client address sends everything here: the limit is counted, never reached.
+        "PORTAL_SUBMISSION_RATE_LIMIT": "100000000 per minute",
+        "PORTAL_RATELIMIT_STORAGE_URI": limiter_storage,
+        "PORTAL_RATELIMIT_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+    }
+
+
+def count_submissions(database_url: str) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT count(*) FROM submission")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def portal(
+    args: argparse.Namespace, database: str, database_url: str, limiter: str, workdir: Path
+) -> list[Result]:
+    """GET and POST against the portal on one database."""
+    instance = workdir / f"instance-{database}"
+    instance.mkdir()
+    env = portal_env(database_url, instance, limiter)
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "portal", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    form = "/request-an-appointment"
+    tokens = workdir / f"tokens-{database}.txt"
+    body = workdir / "body.txt"
+    body.write_text(urllib.parse.urlencode(APPOINTMENT, doseq=True))
+    log = workdir / f"portal-{database}.log"
+    with gunicorn("portal:create_app()", env, args.workers, log, check=form) as base:
+        wrk("warm-up", database, base + form, "get.lua", args, args.warmup)
+        get = wrk(f"GET {form}", database, base + form, "get.lua", args, args.duration)
+        wrk(
+            "token harvest",
+            database,
+            base + form,
+            "harvest.lua",
+            args,
+            args.duration,
+            {"WRK_TOKENS": str(tokens)},
+        )
+        before = count_submissions(database_url)
+        post = wrk(
+            "POST appointment request",
+            database,
+            base + form,
+            "post.lua",
+            args,
+            args.duration,
+            {"WRK_TOKENS": str(tokens), "WRK_BODY": str(body)},
+        )
+    stored = count_submissions(database_url) - before
+    print(
+        f"  {database}: {post.requests} POSTs answered, {stored} submissions stored"
+        + (" (ran out of harvested tokens: raise --duration)" if post.exhausted else ""),
+        flush=True,
+    )
+    return [get, post]
+
+
+@contextmanager
+def postgres_schema(url: str):
+    import sqlalchemy as sa
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def postgres_answers(url: str) -> bool:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            return True
+    except sa.exc.OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def render_form_page(workdir: Path) -> Path:
+    """The portal's appointment form as a browser gets it: the bare app serves these bytes."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("PORTAL_INSTANCE_PATH", str(workdir / "instance-page"))
+    from portal import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "benchmark",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'page.sqlite3'}",
+        }
+    )
+    page = workdir / "page.html"
+    page.write_bytes(app.test_client().get("/request-an-appointment").get_data())
+    return page
+
+
+def report(results: list[Result], bare: list[Result], args: argparse.Namespace) -> None:
+    reference = sum(r.rate for r in bare) / len(bare)
+    print()
+    print(
+        f"gunicorn: {args.workers} workers, settings from gunicorn.conf.py; wrk: 1 thread, "
+        f"{args.connections} connections, {args.duration:g} s per case; {os.cpu_count()} CPUs"
+    )
+    print(
+        f"bare Flask: {bare[0].rate:.0f} req/s first, {bare[-1].rate:.0f} req/s last; "
+        f"reference {reference:.0f} req/s"
+    )
+    header = f"{'case':<34} {'database':<11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+    header += f"{'x bare':>7} {'errors':>7}"
+    print(header)
+    print("-" * len(header))
+    for r in [bare[0], *results, bare[-1]]:
+        print(
+            f"{r.name:<34} {r.database:<11} {r.rate:>8.0f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} "
+            f"{r.rate / reference:>7.2f} {r.errors:>7}"
+        )
+    print()
+    for r in results:
+        if r.database != "sqlite":
+            continue
+        if r.name.startswith("GET"):
+            verdict = "meets" if r.rate / reference >= TARGET_GET_RATIO else "MISSES"
+            print(
+                f"target GET >= {TARGET_GET_RATIO} x bare on SQLite: {r.rate / reference:.2f} "
+                f"({verdict})"
+            )
+        else:
+            verdict = "meets" if r.rate / reference >= TARGET_POST_RATIO else "MISSES"
+            print(
+                f"target POST >= {TARGET_POST_RATIO} x bare on SQLite: "
+                f"{r.rate / reference:.2f} ({verdict})"
+            )
+            verdict = "meets" if r.p99_ms < TARGET_POST_P99_MS else "MISSES"
+            print(
+                f"target POST p99 < {TARGET_POST_P99_MS:g} ms at {args.connections} connections "
+                f"on SQLite: {r.p99_ms:.1f} ms ({verdict})"
+            )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=10, help="seconds per measured case")
+    parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument(
+        "--databases", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "PORTAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--wrk", default=shutil.which("wrk"))
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args()
+    if not args.wrk:
+        print("wrk not found: apt-get install -y wrk", file=sys.stderr)
+        return 2
+
+    databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
+        workdir = Path(tmp)
+        page = render_form_page(workdir)
+        print("bare Flask...", flush=True)
+        bare = [bare_flask(args, page, workdir)]
+        results: list[Result] = []
+        for database in databases:
+            print(f"portal on {database}...", flush=True)
+            if database == "sqlite":
+                url = f"sqlite:///{workdir / 'portal.sqlite3'}"
+                results += portal(args, "sqlite", url, "memory://", workdir)
+            elif database == "postgresql":
+                if not postgres_answers(args.postgres_url):
+                    print(f"  skipped: no PostgreSQL at {args.postgres_url}")
+                    continue
+                limiter = args.redis_url if redis_answers(args.redis_url) else "memory://"
+                print(f"  rate limits in {limiter}", flush=True)
+                with postgres_schema(args.postgres_url) as url:
+                    results += portal(args, "postgresql", url, limiter, workdir)
+            else:
+                parser.error(f"unknown database {database!r}")
+        print("bare Flask again...", flush=True)
+        bare.append(bare_flask(args, page, workdir))
+    report(results, bare, args)
+    if args.json:
+        args.json.write_text(
+            json.dumps([r.__dict__ | {"rate": r.rate} for r in [*bare, *results]], indent=2)
+        )
+    return 1 if any(r.errors for r in [*bare, *results]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

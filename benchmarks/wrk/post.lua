@@ -1,0 +1,39 @@
+-- POST one valid appointment request per rendered form harvested by harvest.lua: each request
+-- carries its own session cookie, CSRF token and one-time form token, as a browser's would.
+-- The fields are in $WRK_BODY (urlencoded); the tokens in $WRK_TOKENS. A token is never used
+-- twice: when they run out, the thread stops and the report says "exhausted".
+dofile(os.getenv("WRK_DIR") .. "/report.lua")
+
+local tokens = {}
+local next_token = 0
+local fields
+
+local function urlencode(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+
+function init(args)
+  for line in io.lines(os.getenv("WRK_TOKENS")) do
+    local cookie, csrf, token = line:match("^([^\t]+)\t([^\t]+)\t([^\t]+)$")
+    if cookie then
+      table.insert(tokens, { cookie, urlencode(csrf), urlencode(token) })
+    end
+  end
+  local file = assert(io.open(os.getenv("WRK_BODY")))
+  fields = file:read("*a")
+  file:close()
+end
+
+function request()
+  next_token = next_token + 1
+  local t = tokens[next_token]
+  if t == nil then
+    wrk.thread:set("exhausted", true)
+    wrk.thread:stop()
+    t = tokens[#tokens]
+  end
+  return wrk.format("POST", "/request-an-appointment", {
+    ["Cookie"] = t[1],
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+  }, fields .. "&csrf_token=" .. t[2] .. "&form_token=" .. t[3])
+end

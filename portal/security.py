@@ -1,0 +1,43 @@
+"""Security headers on every response, and the reverse proxies the portal may trust.
+
+The headers are added in an ``after_request`` hook, which Flask runs for every response it
+makes: pages, redirects, error pages (400...503, raised or unhandled), static files and
+downloads alike.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
+
+
+def register(app: Flask) -> None:
+    """Trust the configured number of proxies and send the security headers on every response."""
+    proxies = int(app.config["TRUSTED_PROXY_COUNT"])
+    if proxies < 0:
+        raise RuntimeError("TRUSTED_PROXY_COUNT must be 0 or more")
+    if proxies:
+        # Only the entries the trusted proxies added are believed: with one proxy, the last
+        # address of X-Forwarded-For is the client's; anything a client put before it is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+
+    static_headers = {
+        "Content-Security-Policy": app.config["CONTENT_SECURITY_POLICY"],
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+        "Permissions-Policy": app.config["PERMISSIONS_POLICY"],
+        # For browsers that predate frame-ancestors.
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }
+    hsts = f"max-age={int(app.config['HSTS_MAX_AGE'])}"
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        for name, value in static_headers.items():
+            response.headers.setdefault(name, value)
+        if request.is_secure:
+            # Over plain HTTP a browser ignores it anyway, and a local test server must not get it.
+            response.headers.setdefault("Strict-Transport-Security", hsts)
+        return response

@@ -1,0 +1,115 @@
+"""Who the rate limiter counts (behind no proxy and behind a trusted one), limits shared through
+Redis by separate app instances, and the in-memory fallback when Redis is unreachable."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from flask.testing import FlaskClient
+
+from portal import create_app
+from portal.extensions import db, limiter
+
+from .helpers import VALID_CONTACT, form_tokens
+from .services import free_port, require_redis, unique_address
+
+
+@pytest.fixture
+def make_client(settings, tmp_path, monkeypatch) -> Iterator:
+    """Build a fresh app instance (as another gunicorn worker would) and a client of it."""
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+    settings.pop("SUBMISSION_RATE_LIMIT")  # the shipped "5 per 10 minutes"
+    apps = []
+
+    def make(address: str = "127.0.0.1", **overrides) -> FlaskClient:
+        app = create_app({**settings, **overrides})
+        with app.app_context():
+            db.create_all()
+        apps.append(app)
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        return client
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def post(client: FlaskClient, headers: dict | None = None) -> int:
+    """Submit the contact form once, as a browser would; returns the status code."""
+    data = {**VALID_CONTACT, **form_tokens(client, "/contact-us")}
+    return client.post("/contact-us", data=data, headers=headers or {}).status_code
+
+
+def test_client_supplied_forwarded_for_does_not_change_the_rate_limit_key(make_client):
+    client = make_client()
+    assert client.application.config["TRUSTED_PROXY_COUNT"] == 0
+    statuses = [post(client, {"X-Forwarded-For": f"198.51.100.{n}"}) for n in range(6)]
+    assert statuses == [303] * 5 + [429]
+
+
+def test_behind_a_trusted_proxy_the_address_it_added_is_counted(make_client):
+    # The proxy (127.0.0.1 here) appends the address it saw; anything before it is the client's.
+    client = make_client(TRUSTED_PROXY_COUNT=1)
+    spoofed = [post(client, {"X-Forwarded-For": f"6.6.6.{n}, 203.0.113.7"}) for n in range(6)]
+    assert spoofed == [303] * 5 + [429]
+    assert post(client, {"X-Forwarded-For": "203.0.113.8"}) == 303  # another patient
+
+
+def test_behind_two_trusted_proxies_the_second_to_last_address_is_counted(make_client):
+    client = make_client(TRUSTED_PROXY_COUNT=2)
+    statuses = [
+        post(client, {"X-Forwarded-For": f"6.6.6.{n}, 203.0.113.7, 10.0.0.{n}"}) for n in range(6)
+    ]
+    assert statuses == [303] * 5 + [429]
+
+
+def test_memory_storage_is_per_instance(make_client):
+    """Why Redis is needed: with memory:// a second process starts counting from zero."""
+    address = unique_address()
+    first = make_client(address)
+    assert [post(first) for _ in range(5)] == [303] * 5
+    second = make_client(address)
+    assert post(second) == 303
+
+
+def test_redis_limit_is_shared_by_two_app_instances(make_client):
+    redis_url = require_redis()
+    address = unique_address()  # a key of its own in the shared Redis
+    first = make_client(address, RATELIMIT_STORAGE_URI=redis_url)
+    assert [post(first) for _ in range(3)] == [303] * 3
+    # A second instance, with its own connection to Redis, goes on from the first one's count,
+    # and both stop the client at the shipped limit.
+    second = make_client(address, RATELIMIT_STORAGE_URI=redis_url)
+    assert [post(second), post(first)] == [303, 303]
+    assert post(second) == 429
+    assert post(first) == 429
+    assert post(make_client(unique_address(), RATELIMIT_STORAGE_URI=redis_url)) == 303
+
+
+@pytest.fixture
+def restore_limiter() -> Iterator[None]:
+    # Flask-Limiter keeps "storage is dead" on the one module-level limiter, across app instances.
+    yield
+    limiter._storage_dead = False
+
+
+def test_unreachable_redis_falls_back_to_memory_and_logs_it(make_client, caplog, restore_limiter):
+    caplog.set_level(logging.INFO)
+    nobody = f"redis://127.0.0.1:{free_port()}/0"
+    client = make_client(unique_address(), RATELIMIT_STORAGE_URI=nobody)
+    statuses = [post(client) for _ in range(6)]
+    # The forms keep working, and the limit still holds (counted in this process's memory).
+    assert statuses == [303] * 5 + [429]
+    warnings = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "flask-limiter" and record.levelno == logging.WARNING
+    ]
+    assert any("falling back to in-memory storage" in message for message in warnings)
+    health = client.get("/healthz").get_json()
+    assert health["rate_limit_storage"] == {"reachable": False}
