@@ -12,7 +12,7 @@ from flask import Flask
 
 from . import config as default_config
 from . import errors, logs, security
-from .extensions import csrf, db, limiter, mail, migrate
+from .extensions import HttpsSessionInterface, csrf, db, limiter, login_manager, mail, migrate
 from .practice import format_phone, load_practice
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -89,16 +89,20 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
+    app.session_interface = HttpsSessionInterface()
     mail.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    """The patients' pages at /."""
+    """The patients' pages at /, the staff area at /admin."""
+    from .admin import bp as admin_bp
     from .health import bp as health_bp
     from .public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
 
 
 def register_templates(app: Flask) -> None:

@@ -99,3 +99,21 @@ OUTBOX_POLL_INTERVAL = 2.0
 # Messages claimed (and sent over one SMTP connection) at a time.
 OUTBOX_BATCH_SIZE = 50
 
+# --- Staff area: sign-in, sessions, two-factor, exports and retention --------------------------
+# A staff session ends after this many seconds without a request, and this long after sign-in
+# whatever happens (HIPAA 164.312(a)(2)(iii), automatic logoff).
+SESSION_IDLE_TIMEOUT = 15 * 60
+SESSION_ABSOLUTE_TIMEOUT = 12 * 60 * 60
+# True makes every staff account set up a TOTP authenticator before it can sign in.
+REQUIRE_2FA = False
+# Failed sign-ins allowed per account, and per client address, within the window (seconds);
+# counted in the database, so every web process sees the same count.
+LOGIN_MAX_FAILURES = 5
+LOGIN_FAILURE_WINDOW = 15 * 60
+# Submissions older than this many days are deleted by `flask --app portal purge`.
+RETENTION_DAYS = 365
+# Rows fetched from the database per query while an export streams.
+EXPORT_BATCH_SIZE = 1000
+# The session cookie is always HttpOnly and SameSite=Lax; it is also Secure whenever the request
+# came over HTTPS (behind a proxy, with ProxyFix). True makes it Secure even over plain HTTP.
+SESSION_COOKIE_SECURE = False

@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -165,7 +166,7 @@ def record(row: Any, zone: ZoneInfo) -> dict[str, str]:
         "last_name": row.last_name,
         "name": row.name,
         "date_of_birth": row.date_of_birth.isoformat() if row.date_of_birth else None,
-        "phone": format_phone(phone) if phone else None,
+        "phone": display_phone(phone) if phone else None,
         "email": row.email,
         "contact_method": CONTACT_METHODS.get(row.contact_method or "", row.contact_method),
         "specialty": row.specialty,
@@ -179,6 +180,14 @@ def record(row: Any, zone: ZoneInfo) -> dict[str, str]:
         "message": row.message,
     }
     return {key: value or "" for key, value in values.items()}
+
+
+def display_phone(e164: str) -> str:
+    """A stored phone number as people write it; anything unparseable as it was stored."""
+    try:
+        return format_phone(e164)
+    except phonenumbers.NumberParseException:
+        return e164
 
 
 def records(rows: Iterable[Any], zone: ZoneInfo) -> Iterator[dict[str, str]]:

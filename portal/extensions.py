@@ -1,7 +1,10 @@
 """Every Flask extension, created unbound here and bound to the app in create_app()."""
 
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -30,3 +33,11 @@ migrate = Migrate()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 mail = Mail()
+login_manager = LoginManager()
+
+
+class HttpsSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, whose cookie is also Secure whenever served over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, DateTime, String, Text, TypeDecorator
-from sqlalchemy.orm import Mapped, mapped_column
+from flask_login import UserMixin
+from sqlalchemy import JSON, DateTime, ForeignKey, String, Text, TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
 
@@ -121,3 +123,107 @@ class OutboxMessage(db.Model):
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.status} {self.reference}>"
+
+
+# --- The staff area: accounts, internal notes and the audit trail -----------------------------
+
+ROLES = ("staff", "admin")
+# The front desk's workflow, in order; Spam sits beside it.
+STATUSES = {
+    "new": "New",
+    "contacted": "Contacted",
+    "scheduled": "Scheduled",
+    "closed": "Closed",
+    "spam": "Spam",
+}
+
+
+def new_session_token() -> str:
+    """A fresh per-user session token: replacing it ends every session that carries the old one."""
+    return secrets.token_urlsafe(32)
+
+
+class User(UserMixin, db.Model):
+    """A staff account: front-desk staff, or an admin who may also export, audit and manage."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="staff")
+    active: Mapped[bool] = mapped_column(default=True)
+    # Replaced on sign-out, password change and disabling; Flask-Login's session holds it too,
+    # so a session (or a copied cookie) with the old token no longer signs anyone in.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The TOTP time step of the last code accepted: each code signs in once.
+    totp_last_step: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses to sign in an inactive user
+        return self.active
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins may export, read the audit trail and manage accounts."""
+        return self.role == "admin"
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the id and the current session token."""
+        return f"{self.id}:{self.session_token}"
+
+    def set_password(self, password: str) -> None:
+        """Hash with Werkzeug's default (scrypt) and end every session of this user."""
+        self.password_hash = generate_password_hash(password)
+        self.end_sessions()
+
+    def check_password(self, password: str) -> bool:
+        """True when the password matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    def end_sessions(self) -> None:
+        """Replace the session token: every session signed in as this user ends."""
+        self.session_token = new_session_token()
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"
+
+
+class Note(db.Model):
+    """An internal note on a submission, written by a member of staff."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
+
+    author: Mapped[User] = relationship(lazy="joined")
+
+
+class AuditEvent(db.Model):
+    """One line of the audit trail: who did what, to what, when (UTC) and from where.
+
+    Written in the transaction of the action it records; never updated or deleted by the portal.
+    """
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    # The account's email at the time, the email typed at a failed sign-in, or "command line".
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    # What it was done to: a submission's reference, an account's email.
+    target: Mapped[str | None] = mapped_column(String(254), index=True)
+    ip: Mapped[str | None] = mapped_column(String(45), index=True)
+    detail: Mapped[dict | None] = mapped_column(JSON)
+
+    def __repr__(self) -> str:
+        return f"<AuditEvent {self.id} {self.action}>"

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 bp = Blueprint("admin", __name__)
@@ -63,6 +64,25 @@ def staff_labels() -> dict[str, Any]:
     from ..models import STATUSES
 
     return {"statuses": STATUSES, "form_names": FORMS}
+
+
+@bp.app_template_filter("staff_phone")
+def staff_phone(value: str) -> str:
+    """A stored phone number in national format (as it was stored if it does not parse)."""
+    from ..exports import display_phone
+
+    return display_phone(value)
+
+
+@bp.errorhandler(SQLAlchemyError)
+def database_unavailable(error: SQLAlchemyError) -> tuple[str, int]:
+    """The database failed mid-request: nothing was done, so say so (503), never a false success."""
+    from ..errors import render_error
+    from ..extensions import db
+
+    db.session.rollback()
+    current_app.logger.error("staff request failed on the database: %s", type(error).__name__)
+    return render_error(503)
 
 
 @bp.after_request
