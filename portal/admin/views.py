@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from werkzeug.wrappers import Response
 
+from .. import outbox
 from ..exports import CONTACT_METHODS, PATIENT_TYPES, PREFERRED_TIMES, local_day_bounds
 from ..extensions import db
-from ..models import STATUSES, Note, Submission
+from ..models import STATUSES, Note, OutboxMessage, Submission
 from ..practice import Practice
 from . import bp
 from .auth import acting_user, commit, record
@@ -89,9 +91,44 @@ def newest_first(statement: Select[Any]) -> Select[Any]:
     return statement.order_by(Submission.created_at.desc(), Submission.id.desc())
 
 
+# How a message's status is said, and which status sums up several (the worst one wins).
+MESSAGE_STATUSES = {"failed": "Failed", "retrying": "Retrying", "queued": "Queued", "sent": "Sent"}
+MESSAGE_KINDS = {
+    "email/notification": "Front-desk notification",
+    "email/acknowledgement": "Patient acknowledgement",
+}
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One email queued for a submission, as the submission page shows it."""
+
+    id: int
+    label: str
+    recipient: str
+    status: str
+    status_label: str
+    attempts: int
+    last_error: str | None
+
+
 def notification_statuses(references: list[str]) -> dict[str, str]:
-    """The state of each submission's notifications, in words, by reference."""
-    return {}
+    """The state of each submission's emails in one word, by reference: the worst one wins."""
+    if not references:
+        return {}
+    rows = db.session.execute(
+        select(OutboxMessage.reference, OutboxMessage.status)
+        .where(OutboxMessage.reference.in_(references))
+        .distinct()
+    ).all()
+    found: dict[str, set[str]] = {}
+    for reference, status in rows:
+        found.setdefault(reference, set()).add(status)
+    return {
+        reference: next(label for key, label in MESSAGE_STATUSES.items() if key in statuses)
+        for reference, statuses in found.items()
+        if statuses & MESSAGE_STATUSES.keys()
+    }
 
 
 @bp.get("/")
@@ -162,9 +199,25 @@ def submission_fields(s: Submission) -> list[tuple[str, str | None, str]]:
     ]
 
 
-def notifications_of(submission: Submission) -> list[Any]:
+def notifications_of(submission: Submission) -> list[Notification]:
     """The emails queued for this submission, oldest first."""
-    return []
+    messages = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.reference == submission.reference)
+        .order_by(OutboxMessage.id)
+    )
+    return [
+        Notification(
+            id=m.id,
+            label=MESSAGE_KINDS.get(m.template, "Email"),
+            recipient=m.recipient,
+            status=m.status,
+            status_label=MESSAGE_STATUSES.get(m.status, m.status),
+            attempts=m.attempts,
+            last_error=m.last_error,
+        )
+        for m in messages
+    ]
 
 
 def detail_page(
@@ -228,4 +281,25 @@ def add_note(reference: str) -> Response | tuple[str, int]:
 @bp.post("/submissions/<reference>/resend")
 def resend(reference: str) -> Response:
     find_submission(reference)
-    abort(404)
+    form = ResendForm()
+    message = None
+    if form.validate():
+        message = db.session.scalar(
+            select(OutboxMessage).where(
+                OutboxMessage.id == int(form.message.data),
+                OutboxMessage.reference == reference,  # only this submission's own emails
+            )
+        )
+    if message is None:
+        abort(404)
+    kind = MESSAGE_KINDS.get(message.template, "Email")
+    previous = message.status
+    outbox.resend(db.session, message)
+    record(
+        "notification.resent",
+        target=reference,
+        detail={"email": kind, "previous_status": previous},
+    )
+    commit()
+    flash(f"The {kind.lower()} will be sent again in a moment.", "success")
+    return redirect(url_for(".submission", reference=reference), code=303)
