@@ -424,18 +424,21 @@ class Worker:
 
     def _deliver(self, rows: list[Claimed], transport: Transport) -> None:
         lease_checked = utcnow()
+        lost: set[int] = set()
         for index, row in enumerate(rows):
-            remaining = rows[index:]
+            remaining = [r for r in rows[index:] if r.id not in lost]
             if self.stop.is_set():
                 self._release(remaining)
                 return
             if utcnow() - lease_checked > self.lease / 2:
-                # A slow server can make a batch outlast its lease: renew it, and drop any
-                # message another worker has meanwhile taken over.
+                # A slow server can make a batch outlast its lease: renew it, and leave alone
+                # any message another worker has meanwhile taken over.
                 kept = self._renew(remaining)
                 lease_checked = utcnow()
-                if row.id not in kept:
-                    continue
+                lost.update(r.id for r in remaining if r.id not in kept)
+                remaining = [r for r in remaining if r.id in kept]
+            if row.id in lost:
+                continue
             try:
                 message = build(row)
             except Exception as error:
@@ -457,7 +460,7 @@ class Worker:
                 if not transport.is_open():
                     transport.close()  # the next message reconnects
                 continue
-            self._finish(row, status="sent", sent_at=utcnow(), last_error=None, counted=True)
+            self._finish(row, status="sent", sent_at=utcnow(), last_error=None)
             if not isinstance(transport, FileTransport):
                 log.info(
                     "sent outbox message %s (%s)",
@@ -512,15 +515,15 @@ class Worker:
             extra=_fields(row, "failed", error=type(error).__name__),
         )
 
-    def _finish(self, row: Claimed, *, counted: bool = True, **values: Any) -> None:
-        """Record an outcome and release the lease, only if the lease is still ours."""
+    def _finish(self, row: Claimed, **values: Any) -> None:
+        """Record an attempt's outcome and release the lease, only if the lease is still ours."""
         if values.get("last_error"):
             values["last_error"] = values["last_error"][:ERROR_LIMIT]
         result = db.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.name)
             .values(
-                attempts=OutboxMessage.attempts + (1 if counted else 0),
+                attempts=OutboxMessage.attempts + 1,
                 lease_owner=None,
                 lease_expires_at=None,
                 **values,

@@ -54,6 +54,8 @@ class Recorder:
     rcpt_answers: dict[str, str] = field(default_factory=dict)
     # recipient address -> SMTP answer to the end of DATA
     data_answers: dict[str, str] = field(default_factory=dict)
+    # Seconds every DATA takes before it is answered (a slow server).
+    delay: float = 0.0
     # While set, every DATA waits (the server stalls after the message was sent to it).
     hold: threading.Event = field(default_factory=threading.Event)
     holding: threading.Event = field(default_factory=threading.Event)
@@ -74,6 +76,8 @@ class Recorder:
             rcpt_tos=list(envelope.rcpt_tos),
             content=bytes(envelope.original_content or envelope.content),
         )
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.hold.is_set():
             with self.lock:
                 self.held.append(message)

@@ -569,6 +569,34 @@ def test_live_claim_is_not_taken_and_a_lost_one_is_not_recorded(settings, smtp_s
     assert [r.message_id for r in smtp_server.wait_for(1)] == [claimed.message_id]
 
 
+def test_batch_that_outlasts_its_lease_renews_it(settings, smtp_server, app):
+    smtp_server.handler.delay = 0.25  # eight messages: twice as long as the lease
+    queue(app, [f"patient{n}@example.com" for n in range(8)])
+    app.config.update(OUTBOX_LEASE=1.2)
+    with app.app_context():
+        worker = outbox.Worker(name="slow")
+
+    def run() -> None:
+        with app.app_context():
+            worker.run(once=True)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    while thread.is_alive() and messages(app)[0].lease_owner != "slow":
+        time.sleep(0.01)
+    taken = []
+    with app.app_context():
+        other = outbox.Worker(name="other")
+        while thread.is_alive():
+            taken += other.claim()
+            time.sleep(0.05)
+    thread.join()
+    assert taken == []
+    received = smtp_server.wait_for(8)
+    assert len(received) == 8 and len({r.message_id for r in received}) == 8
+    assert {m.status for m in messages(app)} == {"sent"}
+
+
 def test_killed_worker_claim_is_taken_over_with_the_same_message_id(
     settings, smtp_server, app, database_url, tmp_path
 ):
