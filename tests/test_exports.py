@@ -93,6 +93,15 @@ def test_xlsx_cells_are_all_text_even_formulas():
     assert {c.data_type for c in cells} == {"s"}
 
 
+@pytest.mark.parametrize(
+    "e164", ["+16172531000", "+17812095645", "+14165550199", "+18095550100", "+442079460958"]
+)
+def test_phones_are_shown_as_phonenumbers_formats_them(e164):
+    from portal.practice import format_phone
+
+    assert exports.display_phone(e164) == format_phone(e164)
+
+
 def test_json_is_one_array_of_objects():
     columns = [exports.Column("a", "A"), exports.Column("b", "B")]
     chunks = list(exports.write_json(({"a": str(n), "b": "é"} for n in range(3)), columns))

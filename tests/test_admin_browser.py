@@ -1,0 +1,182 @@
+"""The staff area in a real browser: the front desk's whole task by the labels, each page and
+state checked by axe-core, sign-in by keyboard alone, and screenshots at 1280 and 375 px."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .admin_helpers import ADMIN, PASSWORD, STAFF, add_submission, audit_events, make_user
+from .browser import assert_accessible, assert_fits, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in_by_labels(page: Page, base: str, email: str = ADMIN) -> None:
+    page.goto(f"{base}/admin/")
+    expect(page).to_have_url(re.compile(r"/admin/login\?next="))
+    page.get_by_label("Email address", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1, name="Inbox")).to_be_visible()
+
+
+@pytest.fixture
+def week(app) -> dict[str, str]:
+    """A week of requests around the spring clock change, and one message."""
+    return {
+        "wanted": add_submission(
+            app,
+            first_name='=HYPERLINK("http://evil.example")',
+            last_name="Nguyễn",
+            phone="+16172531000",
+            created_at=datetime(2026, 3, 8, 15, 0, tzinfo=UTC),
+        ),
+        "same week": add_submission(
+            app,
+            first_name="Zoë",
+            last_name="Müller",
+            phone="+17815550123",
+            created_at=datetime(2026, 3, 3, 14, 0, tzinfo=UTC),
+        ),
+        "week before": add_submission(
+            app, phone="+17815550124", created_at=datetime(2026, 2, 24, 14, 0, tzinfo=UTC)
+        ),
+        "message": add_submission(
+            app, form="contact", phone=None, created_at=datetime(2026, 3, 4, 14, 0, tzinfo=UTC)
+        ),
+    }
+
+
+def test_front_desk_task_from_sign_in_to_export_passes_axe(app, live_server, page: Page, week):
+    make_user(app, ADMIN, "admin")
+    page.goto(f"{live_server}/admin/")
+    assert_accessible(page, "sign-in page")
+    screenshot(page, "admin-login")
+    sign_in_by_labels(page, live_server)
+    assert_accessible(page, "inbox")
+    screenshot(page, "admin-inbox")
+    expect(page.get_by_text("4 New")).to_be_visible()
+
+    # Find the request by its phone number, as a patient would read it out.
+    page.get_by_label("Search", exact=True).fill("(617) 253-1000")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_text("1 submission matches these filters")).to_be_visible()
+    assert_accessible(page, "inbox, searched")
+    page.get_by_role("link", name=week["wanted"]).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(week["wanted"])
+    assert_accessible(page, "submission page")
+    screenshot(page, "admin-submission")
+
+    # Mark it Contacted, then add a note.
+    page.get_by_role("group", name="Status").get_by_label("Contacted", exact=True).check()
+    page.get_by_role("button", name="Change status").click()
+    expect(page.get_by_text("Status changed to Contacted.")).to_be_visible()
+    assert_accessible(page, "submission page, status changed")
+    page.get_by_label("Add a note", exact=True).fill("Called back, booked for Thursday.")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.get_by_text("Called back, booked for Thursday.")).to_be_visible()
+    page.get_by_role("button", name="Add note").click()
+    expect(page.get_by_role("link", name="Enter a note")).to_be_visible()
+    assert_accessible(page, "submission page, empty note refused")
+
+    # Export the week's appointment requests (March 2 to 8, across the clock change) to CSV.
+    page.get_by_role("link", name="Export").click()
+    assert_accessible(page, "export page")
+    screenshot(page, "admin-export")
+    page.get_by_label("Form", exact=True).select_option(label="Appointment requests")
+    page.get_by_label("Received from", exact=True).fill("2026-03-02")
+    page.get_by_label("Received until", exact=True).fill("2026-03-08")
+    page.get_by_role("group", name="Format").get_by_label("CSV", exact=True).check()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download").click()
+    download = info.value
+    assert re.fullmatch(
+        r"submissions-appointment-\d{4}-\d{2}-\d{2}\.csv", download.suggested_filename
+    )
+    data = Path(download.path()).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    assert "Nguyễn" in text and "Zoë" in text and "Müller" in text
+    assert '"\'=HYPERLINK(""http://evil.example"")"' in text
+    assert week["week before"] not in text and week["message"] not in text
+
+    # Everything above is in the audit trail.
+    page.get_by_role("link", name="Audit log").click()
+    assert_accessible(page, "audit log")
+    screenshot(page, "admin-audit")
+    for action in (
+        "Signed in",
+        "Viewed the inbox",
+        "Viewed a submission",
+        "Changed a status",
+        "Added a note",
+        "Exported submissions",
+    ):
+        expect(page.locator("td", has_text=re.compile(f"^{action}$")).first).to_be_visible()
+    actions = {e.action for e in audit_events(app)}
+    assert {"login.success", "submission.status", "note.added", "export"} <= actions
+
+    page.get_by_role("link", name="Accounts").click()
+    assert_accessible(page, "accounts")
+    page.get_by_role("button", name="Add account").click()
+    assert_accessible(page, "accounts, errors")
+    page.get_by_role("link", name="Your account").click()
+    assert_accessible(page, "your account")
+    screenshot(page, "admin-account")
+    page.get_by_role("link", name="Set up two-factor sign-in").click()
+    assert_accessible(page, "two-factor set-up")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You have signed out.")).to_be_visible()
+    assert_accessible(page, "signed out")
+
+
+def test_error_and_throttle_states_pass_axe(app, live_server, page: Page, week):
+    make_user(app, STAFF, "staff")
+    page.goto(f"{live_server}/admin/login")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
+    assert_accessible(page, "sign-in, empty")
+    for _ in range(5):
+        page.get_by_label("Email address", exact=True).fill(STAFF)
+        page.get_by_label("Password", exact=True).fill("not the password!")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("The email address or password is not right").first).to_be_visible()
+    assert_accessible(page, "sign-in, wrong password")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Try again later")).to_be_visible()
+    assert_accessible(page, "sign-in, throttled")
+    screenshot(page, "admin-login-throttled")
+
+
+def test_staff_pages_by_keyboard_and_at_phone_width(app, live_server, page: Page, week):
+    make_user(app, STAFF, "staff")
+    page.goto(f"{live_server}/admin/login")
+    page.keyboard.press("Tab")  # the skip link
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Email address", exact=True)).to_be_focused()
+    page.keyboard.type(STAFF)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1, name="Inbox")).to_be_visible()
+    # A staff user sees no admin links, and the inbox's filter form can be used by keyboard.
+    expect(page.get_by_role("link", name="Export")).to_have_count(0)
+    page.get_by_label("Search", exact=True).focus()
+    page.keyboard.type("Zoë")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("1 submission matches these filters")).to_be_visible()
+    page.goto(f"{live_server}/admin/?since=2026-02-30")
+    assert_accessible(page, "inbox, bad date")
+    for path in ("/admin/", f"/admin/submissions/{week['wanted']}", "/admin/account"):
+        page.goto(f"{live_server}{path}")
+        assert_fits(page, 375)
+        assert_fits(page, 320)
+    page.set_viewport_size({"width": 1280, "height": 900})
