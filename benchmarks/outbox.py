@@ -253,7 +253,7 @@ def drain_run(url_base: str | None, total: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="PostgreSQL URL (default: a SQLite file)")
-    parser.add_argument("--submissions", type=int, default=200)
+    parser.add_argument("--submissions", type=int, default=400)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--stall", type=float, default=10.0)
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
