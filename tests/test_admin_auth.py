@@ -343,3 +343,13 @@ def test_require_2fa_makes_a_user_set_it_up_before_signing_in(app, client):
         assert db.session.scalar(select(User)).totp_secret == secret.replace(" ", "")
     off = post(client, "/admin/account/two-factor/off", {"password": PASSWORD})
     assert off.status_code == 403
+
+
+def test_sessions_from_before_2fa_became_mandatory_must_set_it_up_first(app, client):
+    make_user(app)
+    sign_in(client)
+    app.config["REQUIRE_2FA"] = True
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/account/two-factor"
+    assert client.get("/admin/account/two-factor").status_code == 200
