@@ -94,7 +94,7 @@ def fill(database_url: str, instance: Path, rows: int) -> None:
                     "first_name": FIRST[n % len(FIRST)],
                     "last_name": LAST[n % len(LAST)],
                     "date_of_birth": date(1950 + n % 50, 1 + n % 12, 1 + n % 28),
-                    "phone": f"+1617{n % 10_000_000:07d}",
+                    "phone": f"+1617{2_000_000 + n % 8_000_000:07d}",  # valid: exchange 200-999
                     "email": f"patient{n}@example.com",
                     "contact_method": "phone",
                     "specialty": SPECIALTIES[n % len(SPECIALTIES)],
