@@ -90,10 +90,28 @@ class Result:
     p99_ms: float
     errors: int
     exhausted: bool = False
+    cpu_ms: float | None = None  # server CPU (all gunicorn processes) per request
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+
+def server_cpu_seconds(master: int) -> float:
+    """User + system CPU of a gunicorn master and its workers so far (Linux /proc)."""
+    pids = [master]
+    children = Path(f"/proc/{master}/task/{master}/children")
+    if children.exists():
+        pids += [int(pid) for pid in children.read_text().split()]
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def free_port() -> int:
@@ -135,7 +153,7 @@ def gunicorn(app: str, env: dict, workers: int, log: Path, check: str = "/"):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base + check, process, log)
-        yield base
+        yield base, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -153,6 +171,7 @@ def wrk(
     args: argparse.Namespace,
     seconds: float,
     env: dict | None = None,
+    server: int | None = None,
 ) -> Result:
     """Run wrk with one thread and args.connections connections; parse report.lua's line."""
     command = [
@@ -170,7 +189,9 @@ def wrk(
         url,
     ]
     run_env = {**os.environ, "WRK_DIR": str(WRK_DIR), **(env or {})}
+    cpu_before = server_cpu_seconds(server) if server else 0.0
     output = subprocess.run(command, env=run_env, capture_output=True, text=True, check=True)
+    cpu = server_cpu_seconds(server) - cpu_before if server else None
     line = next(
         (line for line in output.stdout.splitlines() if line.startswith("WRK_RESULT ")), None
     )
@@ -190,14 +211,18 @@ def wrk(
         p99_ms=raw["p99_us"] / 1000,
         errors=errors,
         exhausted=raw["exhausted"],
+        cpu_ms=cpu * 1000 / raw["requests"] if cpu is not None and raw["requests"] else None,
     )
 
 
 def bare_flask(args: argparse.Namespace, page: Path, workdir: Path) -> Result:
     env = {**os.environ, "BENCH_PAGE": str(page)}
-    with gunicorn("benchmarks.bare_flask:app", env, args.workers, workdir / "bare.log") as base:
+    log = workdir / "bare.log"
+    with gunicorn("benchmarks.bare_flask:app", env, args.workers, log) as (base, pid):
         wrk("warm-up", "-", base + "/", "get.lua", args, args.warmup)
-        return wrk("bare Flask, fixed page", "-", base + "/", "get.lua", args, args.duration)
+        return wrk(
+            "bare Flask, fixed page", "-", base + "/", "get.lua", args, args.duration, server=pid
+        )
 
 
 def portal_env(database_url: str, instance: Path, limiter_storage: str) -> dict:
@@ -243,9 +268,9 @@ def portal(
     body = workdir / "body.txt"
     body.write_text(urllib.parse.urlencode(APPOINTMENT, doseq=True))
     log = workdir / f"portal-{database}.log"
-    with gunicorn("portal:create_app()", env, args.workers, log, check=form) as base:
+    with gunicorn("portal:create_app()", env, args.workers, log, check=form) as (base, pid):
         wrk("warm-up", database, base + form, "get.lua", args, args.warmup)
-        get = wrk(f"GET {form}", database, base + form, "get.lua", args, args.duration)
+        get = wrk(f"GET {form}", database, base + form, "get.lua", args, args.duration, server=pid)
         wrk(
             "token harvest",
             database,
@@ -264,6 +289,7 @@ def portal(
             args,
             args.duration,
             {"WRK_TOKENS": str(tokens), "WRK_BODY": str(body)},
+            server=pid,
         )
     stored = count_submissions(database_url) - before
     print(
@@ -331,9 +357,15 @@ def render_form_page(workdir: Path) -> Path:
     return page
 
 
-def report(results: list[Result], bare: list[Result], args: argparse.Namespace) -> None:
+def report(
+    results: list[Result], bare: list[Result], args: argparse.Namespace, load: tuple[float, float]
+) -> None:
     reference = sum(r.rate for r in bare) / len(bare)
     print()
+    print(
+        f"load average (1 min) before: {load[0]:.2f}, after: {load[1]:.2f} "
+        "(above ~0.3, something else was using the CPUs while this ran)"
+    )
     print(
         f"gunicorn: {args.workers} workers, settings from gunicorn.conf.py; wrk: 1 thread, "
         f"{args.connections} connections, {args.duration:g} s per case; {os.cpu_count()} CPUs"
@@ -343,15 +375,26 @@ def report(results: list[Result], bare: list[Result], args: argparse.Namespace) 
         f"reference {reference:.0f} req/s"
     )
     header = f"{'case':<34} {'database':<11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-    header += f"{'x bare':>7} {'errors':>7}"
+    header += f"{'x bare':>7} {'errors':>7} {'CPU ms/req':>11}"
     print(header)
     print("-" * len(header))
     for r in [bare[0], *results, bare[-1]]:
         print(
             f"{r.name:<34} {r.database:<11} {r.rate:>8.0f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} "
-            f"{r.rate / reference:>7.2f} {r.errors:>7}"
+            f"{r.rate / reference:>7.2f} {r.errors:>7} {r.cpu_ms or 0:>11.2f}"
         )
     print()
+    bare_cpu = [r.cpu_ms for r in bare if r.cpu_ms]
+    if bare_cpu:
+        reference_cpu = sum(bare_cpu) / len(bare_cpu)
+        for r in results:
+            if r.cpu_ms:
+                print(
+                    f"CPU per request, bare Flask / {r.name} on {r.database}: "
+                    f"{reference_cpu / r.cpu_ms:.2f} (the throughput ratio on an otherwise idle, "
+                    "CPU-bound machine)"
+                )
+        print()
     for r in results:
         if r.database != "sqlite":
             continue
@@ -398,6 +441,7 @@ def main() -> int:
         return 2
 
     databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
         workdir = Path(tmp)
         page = render_form_page(workdir)
@@ -421,7 +465,7 @@ def main() -> int:
                 parser.error(f"unknown database {database!r}")
         print("bare Flask again...", flush=True)
         bare.append(bare_flask(args, page, workdir))
-    report(results, bare, args)
+    report(results, bare, args, (load_before, os.getloadavg()[0]))
     if args.json:
         args.json.write_text(
             json.dumps([r.__dict__ | {"rate": r.rate} for r in [*bare, *results]], indent=2)

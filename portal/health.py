@@ -28,7 +28,10 @@ def healthz() -> tuple[Response, int]:
         counts = outbox.status_counts(db.session)
         oldest = outbox.oldest_pending(db.session)
     except SQLAlchemyError as error:
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:  # the connection itself is gone
+            db.session.close()
         log.error("health check: database unreachable (%s)", type(error).__name__)
         report["status"] = "fail"
         report["database"] = {"reachable": False, "error": type(error).__name__}
