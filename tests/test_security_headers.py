@@ -12,6 +12,7 @@ from flask import send_file
 
 from portal import create_app
 
+from .admin_helpers import ADMIN, add_submission, make_user, sign_in
 from .helpers import VALID_APPOINTMENT, form_tokens
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -172,3 +173,20 @@ def test_pages_load_in_chromium_without_a_policy_violation(live_server, page):
     page.goto(f"{live_server}/request-an-appointment")
     page.get_by_role("button", name="Send request").click()  # invalid: the error summary shows
     assert violations == []
+
+
+@pytest.mark.parametrize("url", ["/admin/", "/admin/export.csv", "/admin/export.xlsx"])
+def test_staff_pages_and_exports_carry_the_security_headers(app, client, url):
+    make_user(app, ADMIN, role="admin")
+    add_submission(app)
+    assert sign_in(client, ADMIN).status_code in (302, 303)
+    with client.get(url) as response:
+        assert response.status_code == 200
+        if url.startswith("/admin/export"):
+            assert response.headers["Content-Disposition"].startswith("attachment")
+            response.get_data()  # the export streams: read it to the end
+        assert_security_headers(response)
+
+
+def test_staff_sign_in_page_carries_the_security_headers(client):
+    assert_security_headers(client.get("/admin/login"))
