@@ -6,10 +6,13 @@ import json
 import logging
 
 import pytest
+from sqlalchemy import select
 
 from portal import create_app
 from portal.extensions import db
+from portal.models import Submission
 
+from .admin_helpers import ADMIN, make_user, sign_in
 from .helpers import VALID_APPOINTMENT, VALID_CONTACT, form_tokens
 
 # Typed into every field a patient fills in; must never appear in any log line.
@@ -114,7 +117,8 @@ def everything_logged(caplog, capsys) -> list[str]:
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_no_patient_data_in_any_log_line(settings, log_format, build_app, tmp_path, caplog, capsys):
-    """A canary typed into every patient field is in no log line: requests, errors, delivery."""
+    """A canary typed into every patient field is in no log line: the forms and their errors,
+    the delivery of the emails, and the staff finding, reading and exporting the request."""
     settings.update(
         LOG_FORMAT=log_format,
         SUBMISSION_RATE_LIMIT="8 per minute",
@@ -124,6 +128,11 @@ def test_no_patient_data_in_any_log_line(settings, log_format, build_app, tmp_pa
     with app.app_context():
         db.create_all()
     client = app.test_client()
+    # The same portal with its database gone; built now, since building an app sets log levels.
+    down = build_app(
+        {**settings, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"}
+    ).test_client()
+    down.environ_base["REMOTE_ADDR"] = "127.0.0.2"  # not yet rate limited, unlike 127.0.0.1
     caplog.set_level(logging.DEBUG)
     for name in ("portal", "flask-limiter"):
         caplog.set_level(logging.DEBUG, logger=name)
@@ -169,9 +178,17 @@ def test_no_patient_data_in_any_log_line(settings, log_format, build_app, tmp_pa
     assert result.exit_code == 0, result.output
     assert list((tmp_path / "instance" / "mail").glob("*.eml"))
 
+    # The front desk finds the patient by name, opens the request and exports it.
+    make_user(app, ADMIN, role="admin")
+    staff = app.test_client()
+    assert sign_in(staff, ADMIN).status_code in (302, 303)
+    with app.app_context():
+        reference = db.session.scalar(select(Submission.reference).limit(1))
+    assert CANARY in staff.get(f"/admin/?q={CANARY}").get_data(as_text=True)
+    assert staff.get(f"/admin/submissions/{reference}").status_code == 200
+    assert CANARY in staff.get("/admin/export.csv").get_data(as_text=True)
+
     # The database down while a patient submits.
-    settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"
-    down = build_app(settings).test_client()
     data = {**appointment, **form_tokens(down, "/request-an-appointment")}
     assert down.post("/request-an-appointment", data=data).status_code == 503
 
