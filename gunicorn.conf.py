@@ -39,6 +39,11 @@ accesslog = None
 errorlog = "-"
 loglevel = "info"
 
+# gunicorn 25.1+ opens a control socket (for gunicornc) at one default path per user, which two
+# instances on one host would fight over. Off here; to use it, give each instance its own path:
+# --control-socket /run/portal/gunicorn.ctl (older gunicorn ignores these names).
+control_socket_disable = True
+
 # The workers' heartbeat files on a RAM disk where there is one (as in most containers).
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
