@@ -56,14 +56,16 @@ def test_rate_limit_setting_is_honoured(settings, app, post_appointment):
     assert post_appointment().status_code == 429
 
 
+@pytest.fixture
+def short_busy_timeout(settings):
+    settings["DATABASE_BUSY_TIMEOUT"] = 0.2
+
+
 def test_locked_database_gives_503_with_the_form_and_its_values(
-    settings, database_url, app, post_appointment
+    short_busy_timeout, database_url, app, post_appointment
 ):
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite's write lock")
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["timeout"] = 0.2
-    with app.app_context():
-        db.engine.dispose()  # reconnect with the short busy timeout
     blocker = sqlite3.connect(database_url.removeprefix("sqlite:///"))
     blocker.execute("BEGIN EXCLUSIVE")
     try:
