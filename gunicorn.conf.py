@@ -15,7 +15,11 @@ import os
 bind = ["127.0.0.1:8000"]
 
 # Processes, each with its own database connections. WEB_CONCURRENCY is gunicorn's convention.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+# The portal is CPU-bound (a few ms of Python per request, little waiting), so one process per CPU
+# plus one: more only add contention -- on 2 CPUs, 5 workers instead of 3 raised the POST p99 from
+# 81 to 157 ms on SQLite (writers waiting for its lock) and cut PostgreSQL's POST rate from 510 to
+# 448 per second (docs/benchmarks.md).
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
 worker_class = "sync"
 threads = 1
 

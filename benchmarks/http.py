@@ -350,6 +350,7 @@ def render_form_page(workdir: Path) -> Path:
             "TESTING": True,
             "SECRET_KEY": "benchmark",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'page.sqlite3'}",
+            "LOG_LEVEL": "WARNING",
         }
     )
     page = workdir / "page.html"
@@ -363,8 +364,8 @@ def report(
     reference = sum(r.rate for r in bare) / len(bare)
     print()
     print(
-        f"load average (1 min) before: {load[0]:.2f}, after: {load[1]:.2f} "
-        "(above ~0.3, something else was using the CPUs while this ran)"
+        f"load average (1 min) before the run: {load[0]:.2f}, after: {load[1]:.2f} "
+        "(before: above ~0.3, something else was using the CPUs; after: includes this run)"
     )
     print(
         f"gunicorn: {args.workers} workers, settings from gunicorn.conf.py; wrk: 1 thread, "
@@ -419,7 +420,8 @@ def report(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
+    # gunicorn.conf.py's default: one worker per CPU, plus one.
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured case")
     parser.add_argument("--warmup", type=float, default=2)
