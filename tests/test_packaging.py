@@ -36,22 +36,49 @@ SERVE_EVERY_PAGE = textwrap.dedent(
 
 def test_installed_wheel_serves_every_page_with_its_css(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "-w", str(tmp_path / "dist"), str(ROOT)],
-        check=True, capture_output=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     [wheel] = (tmp_path / "dist").glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for shipped in ("portal/templates/base.html", "portal/static/css/portal.css",
-                    "portal/migrations/env.py", "portal/migrations/alembic.ini"):
+    for shipped in (
+        "portal/templates/base.html",
+        "portal/static/css/portal.css",
+        "portal/migrations/env.py",
+        "portal/migrations/alembic.ini",
+    ):
         assert shipped in names, shipped
     assert not any(name.startswith("instance/") for name in names)
 
     target = tmp_path / "installed"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         str(wheel)],
-        check=True, capture_output=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     # The installed copy comes first on the path; the dependencies come from this environment.
     env = {
@@ -61,7 +88,11 @@ def test_installed_wheel_serves_every_page_with_its_css(tmp_path):
     }
     result = subprocess.run(
         [sys.executable, "-c", SERVE_EVERY_PAGE],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith(str(target))

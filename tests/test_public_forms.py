@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import REFERENCE_ALPHABET, Submission
 
-from .helpers import VALID_APPOINTMENT, form_tokens
+from .helpers import VALID_APPOINTMENT, VALID_CONTACT, form_tokens
 
 REFERENCE = re.compile(rf"(APT|MSG)-[{REFERENCE_ALPHABET}]{{8}}")
 
@@ -331,3 +331,15 @@ def test_honeypot_is_hidden_and_never_autofilled(client):
     with client.get("/static/css/portal.css") as response:
         css = response.get_data(as_text=True)
     assert re.search(r"\.trap\s*\{\s*display:\s*none", css)
+
+
+def test_each_visitor_gets_their_own_tokens_in_the_reused_empty_form(app, client):
+    other = app.test_client()
+    mine, theirs = form_tokens(client, "/contact-us"), form_tokens(other, "/contact-us")
+    assert mine["form_token"] != theirs["form_token"]
+    assert mine["csrf_token"] != theirs["csrf_token"]
+    assert "slot" not in client.get("/contact-us").get_data(as_text=True)
+    # A token only works in the session it was given to.
+    swapped = other.post("/contact-us", data={**VALID_CONTACT, **mine})
+    assert swapped.status_code == 400
+    assert other.post("/contact-us", data={**VALID_CONTACT, **theirs}).status_code == 303
