@@ -34,17 +34,14 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-# Run as a script, this folder comes first on the path, and benchmarks/http.py would stand in
-# for the standard library's http: the checkout's root goes there instead.
+import sqlalchemy as sa
+
+from portal import create_app
+from portal.extensions import db
+from portal.models import Submission, User
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
-
-import sqlalchemy as sa  # noqa: E402
-
-from portal import create_app  # noqa: E402
-from portal.extensions import db  # noqa: E402
-from portal.models import Submission, User  # noqa: E402
 
 PASSWORD = "benchmark passphrase 2026"
 ADMIN = "bench-admin@example.org"

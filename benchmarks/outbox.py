@@ -20,28 +20,24 @@ Each SMTP server is aiosmtpd, in a subprocess of its own (this script started ag
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
-# Run as a script, this folder comes first on the path, and benchmarks/http.py would stand in
-# for the standard library's http: the checkout's root goes there instead.
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from contextlib import ExitStack, contextmanager  # noqa: E402
-from typing import Any  # noqa: E402
 
 APPOINTMENT = {
     "first_name": "Siobhán",

@@ -1,4 +1,4 @@
--- Shared by every wrk run of benchmarks/http.py: print the figures as one JSON line.
+-- Shared by every wrk run of benchmarks/http_load.py: print the figures as one JSON line.
 -- A script that loads this one may set `threads` (filled by setup) and read flags from them.
 threads = {}
 

@@ -1,6 +1,6 @@
 """HTTP benchmark: the portal under gunicorn against a bare Flask app under the same gunicorn.
 
-    .venv/bin/python benchmarks/http.py            # SQLite, and PostgreSQL when it answers
+    .venv/bin/python benchmarks/http_load.py            # SQLite, and PostgreSQL when it answers
 
 Needs wrk (Debian: ``apt-get install -y wrk``). wrk is the load generator: a C program with one
 thread, so it takes far less CPU from the server than a Python client would; the POST case is a
@@ -22,31 +22,26 @@ prints figures and exits 0 unless a server failed to start or requests failed.
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# Run as a script, this folder comes first on sys.path, and this file would hide the standard
-# library's http package from everything imported below.
-if sys.path and Path(sys.path[0] or ".").resolve() == HERE:
-    sys.path.pop(0)
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import secrets  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.parse  # noqa: E402
-import urllib.request  # noqa: E402
-import uuid  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
