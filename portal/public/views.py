@@ -141,9 +141,10 @@ def _store(kind: str, form: PatientForm) -> str:
         db.session.add(submission)
         # The emails are written in the same transaction: they exist exactly when it does.
         queue_submission_emails(submission)
+        reference = submission.reference  # read now: after the commit it would be reloaded
         try:
             db.session.commit()
-            return submission.reference
+            return reference
         except IntegrityError:
             _rollback()
             earlier = db.session.scalar(
