@@ -382,6 +382,10 @@ def two_factor_off() -> Response | tuple[str, int]:
     if current_app.config["REQUIRE_2FA"]:
         abort(403)
     if form.validate():
+        # The same throttle as signing in: a taken-over session must not try passwords freely.
+        if too_many_failures(user.email, request.remote_addr):
+            flash("Too many failed attempts. Try again later.", "error")
+            return _account_page(off_form=form), 429
         if user.check_password(form.password.data):
             user.totp_secret = None
             user.totp_last_step = None
@@ -389,5 +393,7 @@ def two_factor_off() -> Response | tuple[str, int]:
             commit()
             flash("Two-factor sign-in is off.", "success")
             return redirect(url_for(".account"), code=303)
+        record("login.failed", target=user.email, detail={"step": "two-factor off"})
+        commit()
         form.password.errors.append("Your current password is not right")
     return _account_page(off_form=form), 422

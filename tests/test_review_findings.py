@@ -1,0 +1,31 @@
+"""Rules found missing in review: each test proves one of them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuditEvent
+
+from .admin_helpers import PASSWORD, STAFF, make_user, post, sign_in
+
+
+def test_turning_two_factor_off_with_wrong_passwords_is_throttled_and_audited(app, client):
+    """The password check behind "turn two-factor off" is no unthrottled password oracle."""
+    make_user(app)
+    sign_in(client)
+    answers = [
+        post(client, "/admin/account/two-factor/off", {"password": f"wrong guess {n:04d}"})
+        for n in range(6)
+    ]
+    assert [a.status_code for a in answers] == [422] * 5 + [429]
+    with app.app_context():
+        failures = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "login.failed")
+        ).all()
+    assert len(failures) == 5
+    assert {(f.target, f.detail["step"]) for f in failures} == {(STAFF, "two-factor off")}
+    # Even the right password is refused while the throttle holds.
+    right = post(client, "/admin/account/two-factor/off", {"password": PASSWORD})
+    assert right.status_code == 429
+
