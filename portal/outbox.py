@@ -212,7 +212,10 @@ class FileTransport:
         # Written aside and renamed, so a crash never leaves half a message; a second delivery
         # of the same message replaces the file.
         partial = self.folder / f".{stem}.{os.getpid()}.tmp"
-        partial.write_bytes(message.as_bytes())
+        # Patient data (an address, with NOTIFY_INCLUDE_DETAILS every field): owner only.
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as fh:
+            fh.write(message.as_bytes())
         os.replace(partial, path)
         log.info(
             "wrote outbox message %s (%s) to %s",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -28,4 +31,16 @@ def test_turning_two_factor_off_with_wrong_passwords_is_throttled_and_audited(ap
     # Even the right password is refused while the throttle holds.
     right = post(client, "/admin/account/two-factor/off", {"password": PASSWORD})
     assert right.status_code == 429
+
+
+def test_eml_files_with_patient_data_are_readable_by_their_owner_only(
+    app, post_appointment, runner
+):
+    """Like the CLI export, the .eml files (patient addresses, details) are mode 0600."""
+    assert post_appointment().status_code == 303
+    result = runner.invoke(args=["outbox", "run", "--once"])
+    assert result.exit_code == 0, result.output
+    files = list((Path(app.instance_path) / "mail").glob("*.eml"))
+    assert len(files) == 2
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
 
