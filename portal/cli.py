@@ -258,6 +258,11 @@ PURGE_BATCH = 500
 def purge_command(days: int | None, dry_run: bool) -> None:
     """Delete submissions older than DAYS with their notes and emails; the audit trail stays."""
     days = days if days is not None else current_app.config["RETENTION_DAYS"]
+    if not isinstance(days, int) or days < 1:
+        # A setting of 0 (or a typo) must never mean "delete every submission".
+        raise click.UsageError(
+            f"RETENTION_DAYS must be a whole number of days, 1 or more: {days!r}"
+        )
     cutoff = utcnow() - timedelta(days=days)
     old = select(Submission.id, Submission.reference).where(Submission.created_at < cutoff)
     counts = {"submissions": 0, "notes": 0, "emails": 0}

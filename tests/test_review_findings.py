@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent
+from portal.models import AuditEvent, Submission
 
 from .admin_helpers import PASSWORD, STAFF, make_user, post, sign_in
 
@@ -56,3 +56,17 @@ def test_patient_email_cannot_add_recipients_or_a_body_to_the_mailto_link(app, c
     page = client.get(f"/admin/submissions/{reference}").get_data(as_text=True)
     assert 'href="mailto:a%3Fbcc%3Dattacker@evil.example"' in page
     assert "mailto:a?" not in page
+
+
+def test_purge_refuses_a_retention_setting_below_one_day(app, runner):
+    with app.app_context():
+        db.session.add(
+            Submission(reference="APT-ABCDEFGH", form="contact", name="Keep Me", message="m")
+        )
+        db.session.commit()
+    app.config["RETENTION_DAYS"] = 0
+    result = runner.invoke(args=["purge"])
+    assert result.exit_code != 0
+    assert "RETENTION_DAYS must be a whole number of days, 1 or more" in result.output
+    with app.app_context():
+        assert db.session.query(Submission).count() == 1
