@@ -343,3 +343,9 @@ def test_each_visitor_gets_their_own_tokens_in_the_reused_empty_form(app, client
     swapped = other.post("/contact-us", data={**VALID_CONTACT, **mine})
     assert swapped.status_code == 400
     assert other.post("/contact-us", data={**VALID_CONTACT, **theirs}).status_code == 303
+
+
+def test_answers_given_back_after_a_post_are_never_cached(post_appointment, client):
+    assert post_appointment(phone="12345").headers["Cache-Control"] == "no-store"
+    assert post_appointment().headers["Cache-Control"] == "no-store"
+    assert "no-store" not in client.get("/request-an-appointment").headers.get("Cache-Control", "")

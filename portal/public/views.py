@@ -47,6 +47,14 @@ def practice() -> Practice:
     return current_app.extensions["practice"]
 
 
+@bp.after_request
+def keep_answers_out_of_caches(response: Response) -> Response:
+    """A form given back after a POST holds what the patient typed: no cache may keep it."""
+    if request.method == "POST":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/")
 def home() -> str:
     return render_template("public/home.html")
