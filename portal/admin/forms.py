@@ -192,13 +192,18 @@ class ResendForm(FlaskForm):
     message = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,18}$")])
 
 
-class PasswordChangeForm(FlaskForm):
-    """A user changes their own password."""
-
-    current_password = PasswordField(
+def current_password_field() -> PasswordField:
+    """The signed-in user's own password, asked again before a sensitive change."""
+    return PasswordField(
         "Current password",
         validators=[DataRequired("Enter your current password"), Length(max=MAX_LENGTH)],
     )
+
+
+class PasswordChangeForm(FlaskForm):
+    """A user changes their own password."""
+
+    current_password = current_password_field()
     new_password = PasswordField(
         "New password", validators=[DataRequired("Enter a new password"), strong_password]
     )
@@ -220,10 +225,7 @@ class TwoFactorOnForm(FlaskForm):
 class TwoFactorOffForm(FlaskForm):
     """Turning two-factor sign-in off takes the password."""
 
-    password = PasswordField(
-        "Current password",
-        validators=[DataRequired("Enter your current password"), Length(max=MAX_LENGTH)],
-    )
+    password = current_password_field()
 
 
 class NewUserForm(FlaskForm):
