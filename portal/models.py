@@ -121,8 +121,43 @@ class OutboxMessage(db.Model):
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # A failed message stays "delivery trouble" until staff retry it or mark it handled (for
+    # example after phoning the patient): who did that, and when.
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handled_by: Mapped[str | None] = mapped_column(String(254))
+
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.status} {self.reference}>"
+
+
+class DeliveryState(db.Model):
+    """The delivery path's shared memory: one row (id 1) that every worker and web host reads.
+
+    Workers on any number of hosts update it in the same transaction as the outcomes they record,
+    so "the last N attempts all failed", "the server is down, back off until T" and "delivery
+    trouble started at T" mean the same thing everywhere, and a trouble transition is claimed by
+    exactly one process (a conditional UPDATE on ``trouble_since``), which alone logs and alerts.
+    """
+
+    __tablename__ = "delivery_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Attempts in a row, across all workers, that did not get a message accepted; 0 after a send.
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    # The server's last answer (or the connection error) and when it came: shown to staff.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While the server cannot be reached or refuses every message, no worker opens a batch
+    # before this time except one probe connection per backoff step.
+    backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    backoff_step: Mapped[int] = mapped_column(default=0)
+    # Set when delivery trouble starts, cleared when it ends; the reason is a stable code.
+    trouble_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    trouble_reason: Mapped[str | None] = mapped_column(String(40))
+
+    def __repr__(self) -> str:
+        return f"<DeliveryState failures={self.consecutive_failures} since={self.trouble_since}>"
 
 
 # --- The staff area: accounts, internal notes and the audit trail -----------------------------
