@@ -110,6 +110,9 @@ REQUIRE_2FA = False
 # counted in the database, so every web process sees the same count.
 LOGIN_MAX_FAILURES = 5
 LOGIN_FAILURE_WINDOW = 15 * 60
+# How staff passwords are hashed (Werkzeug's method string). Keep scrypt in production; the
+# tests set a cheap method so that a hundred sign-ins do not take half a minute.
+PASSWORD_HASH_METHOD = "scrypt"
 # Submissions older than this many days are deleted by `flask --app portal purge`.
 RETENTION_DAYS = 365
 # Rows fetched from the database per query while an export streams.

@@ -275,7 +275,7 @@ def test_weak_passwords_are_refused(app, client, new_password, message):
     assert message in response.get_data(as_text=True)
 
 
-def test_passwords_are_hashed_with_scrypt(app):
+def test_passwords_are_hashed_with_scrypt(production_hashing, app):
     make_user(app)
     with app.app_context():
         user = db.session.scalar(select(User))

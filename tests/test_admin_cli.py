@@ -33,7 +33,7 @@ def user(app, email: str) -> User | None:
         return found
 
 
-def test_users_create_asks_for_the_password_twice(app, runner):
+def test_users_create_asks_for_the_password_twice(production_hashing, app, runner):
     result = runner.invoke(
         args=["users", "create", "Admin@Example.org", "--role", "admin"],
         input=f"{PASSWORD}\n{PASSWORD}\n",

@@ -154,14 +154,14 @@ def too_many_failures(email: str, ip: str | None) -> bool:
 
 
 @cache
-def _dummy_hash() -> str:
-    return generate_password_hash("a password that no account has")
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash("a password that no account has", method=method)
 
 
 def password_matches(user: User | None, password: str) -> bool:
     """Check the password; for an unknown account check a dummy hash, so both take as long."""
     if user is None:
-        check_password_hash(_dummy_hash(), password)
+        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
         return False
     return user.check_password(password)
 
