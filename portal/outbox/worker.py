@@ -1,15 +1,12 @@
-"""The outbox: email written in the caller's transaction and delivered later by a worker.
+"""The delivery worker: claim due messages under a lease, deliver them, record each outcome.
 
-``queue()`` adds one message per recipient to the caller's session; nothing is sent and nothing
-is committed there, so the email exists exactly when the change that caused it does. A worker
-(``flask --app portal outbox run``, see ``Worker``) claims due messages under a lease, renders
-them from their stored template and context, sends a batch over one SMTP connection (or writes
-``.eml`` files when no mail server is set) and records each outcome, fenced on its lease.
+A worker (``flask --app portal outbox run``) claims due messages under a lease, renders them from
+their stored template and context, sends a batch over one SMTP connection (or writes ``.eml``
+files when no mail server is set) and records each outcome, fenced on its lease.
 
 Delivery is at least once: a worker killed after the server took a message but before the
 outcome was recorded leaves the claim to expire, and the message is sent again with the same
-Message-ID, which lets the receiving side recognise it. This module knows nothing about
-requests, pages or submissions.
+Message-ID, which lets the receiving side recognise it.
 """
 
 from __future__ import annotations
@@ -19,241 +16,22 @@ import os
 import random
 import smtplib
 import socket
-import ssl
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import make_msgid, parseaddr
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from flask import current_app, render_template
-from flask_mail import BadHeaderError, Connection, Message
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from flask import current_app
+from sqlalchemy import or_, select, update
 
-from .extensions import db
-from .models import OutboxMessage, utcnow
+from ..extensions import db
+from ..models import OutboxMessage, utcnow
+from .queue import ERROR_LIMIT, PENDING
+from .transport import FileTransport, Transport, _fields, build, transport_for_app
 
 log = logging.getLogger(__name__)
-
-STATUSES = ("queued", "retrying", "sent", "failed")
-PENDING = ("queued", "retrying")
-# How much of last_error is kept: enough for the SMTP answer, not a whole traceback.
-ERROR_LIMIT = 1000
-
-
-# --- Queueing (called inside the caller's transaction) ----------------------------------------
-
-
-def queue(
-    session: Session,
-    *,
-    recipient: str,
-    subject: str,
-    template: str,
-    context: dict[str, Any],
-    reply_to: str | None = None,
-    reference: str | None = None,
-) -> OutboxMessage:
-    """Add one email to the session (not committed): sent after the caller's commit, or never."""
-    now = utcnow()
-    message = OutboxMessage(
-        message_id=new_message_id(current_app.config["MAIL_DEFAULT_SENDER"]),
-        reference=reference,
-        template=template,
-        recipient=recipient,
-        reply_to=reply_to,
-        subject=subject,
-        context=context,
-        status="queued",
-        attempts=0,
-        created_at=now,
-        queued_at=now,
-        next_attempt_at=now,
-    )
-    session.add(message)
-    return message
-
-
-def new_message_id(sender: str | Sequence[str] | None) -> str:
-    """A Message-ID in the sender's own domain, e.g. <1732...@practice.example>."""
-    address = sender[1] if isinstance(sender, list | tuple) else parseaddr(sender or "")[1]
-    domain = address.rpartition("@")[2] or "localhost"
-    return make_msgid(domain=domain.encode("idna").decode("ascii"))
-
-
-def resend(session: Session, message: OutboxMessage) -> None:
-    """Queue a message again, due now (not committed): for staff who ask for it to be resent.
-
-    A failed or pending message keeps its Message-ID; a message that was already sent gets a
-    new one, because mail clients hide a second copy with a Message-ID they have seen.
-    """
-    now = utcnow()
-    if message.status == "sent":
-        message.message_id = new_message_id(current_app.config["MAIL_DEFAULT_SENDER"])
-        message.sent_at = None
-    if message.status not in PENDING:
-        message.status = "queued"
-        message.queued_at = now
-    message.next_attempt_at = now
-    session.add(message)
-
-
-def status_counts(session: Session) -> dict[str, int]:
-    """How many messages are in each status."""
-    rows = session.execute(
-        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-    ).all()
-    counts = dict.fromkeys(STATUSES, 0)
-    counts.update({status: count for status, count in rows})
-    return counts
-
-
-def oldest_pending(session: Session) -> datetime | None:
-    """When the oldest message not yet sent or failed was queued, if there is one."""
-    return session.scalar(
-        select(func.min(OutboxMessage.queued_at)).where(OutboxMessage.status.in_(PENDING))
-    )
-
-
-# --- Sending ----------------------------------------------------------------------------------
-
-
-class VerifiedConnection(Connection):
-    """Flask-Mail's SMTP connection with a timeout on every operation and verified TLS.
-
-    Flask-Mail opens ``smtplib.SMTP`` with no timeout (a stalled server hangs the worker for
-    ever) and starts TLS without checking the server's certificate.
-    """
-
-    def __init__(self, mail: Any, timeout: float) -> None:
-        super().__init__(mail)
-        self.timeout = timeout
-
-    def configure_host(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
-        host: smtplib.SMTP
-        if self.mail.use_ssl:
-            host = smtplib.SMTP_SSL(
-                self.mail.server, self.mail.port, timeout=self.timeout, context=context
-            )
-        else:
-            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=self.timeout)
-        try:
-            host.set_debuglevel(int(self.mail.debug))
-            if self.mail.use_tls:
-                host.starttls(context=context)
-            if self.mail.username and self.mail.password:
-                host.login(self.mail.username, self.mail.password)
-        except BaseException:
-            host.close()
-            raise
-        return host
-
-
-class Transport(Protocol):
-    """Where a batch of built messages goes: an SMTP server, or files."""
-
-    def open(self) -> None: ...
-    def is_open(self) -> bool: ...
-    def send(self, message: Message, row: Claimed) -> None: ...
-    def close(self) -> None: ...
-
-
-class SMTPTransport:
-    """One SMTP connection, opened when first needed and reused for the whole batch."""
-
-    def __init__(self, mail: Any, timeout: float) -> None:
-        self.connection = VerifiedConnection(mail, timeout)
-
-    def open(self) -> None:
-        self.connection.host = self.connection.configure_host()
-        self.connection.num_emails = 0
-
-    def is_open(self) -> bool:
-        host = self.connection.host
-        return host is not None and host.sock is not None
-
-    def send(self, message: Message, row: Claimed) -> None:
-        self.connection.send(message)
-
-    def close(self) -> None:
-        host, self.connection.host = self.connection.host, None
-        if host is None:
-            return
-        try:
-            if host.sock is not None:
-                host.quit()
-        except (smtplib.SMTPException, OSError):
-            pass
-        finally:
-            host.close()
-
-
-class FileTransport:
-    """No mail server configured: each message becomes an .eml file a person can open."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def open(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-
-    def is_open(self) -> bool:
-        return self.folder.is_dir()
-
-    def send(self, message: Message, row: Claimed) -> None:
-        name = row.template.rpartition("/")[2]
-        stem = f"{row.queued_at:%Y%m%d-%H%M%S}-{row.reference or 'message'}-{name}-{row.id}"
-        path = self.folder / f"{stem}.eml"
-        # Written aside and renamed, so a crash never leaves half a message; a second delivery
-        # of the same message replaces the file.
-        partial = self.folder / f".{stem}.{os.getpid()}.tmp"
-        # Patient data (an address, with NOTIFY_INCLUDE_DETAILS every field): owner only.
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as fh:
-            fh.write(message.as_bytes())
-        os.replace(partial, path)
-        log.info(
-            "wrote outbox message %s (%s) to %s",
-            row.id,
-            row.reference,
-            path,
-            extra=_fields(row, "sent", file=path.name),
-        )
-
-    def close(self) -> None:
-        pass
-
-
-def transport_for_app() -> Transport:
-    """SMTP when MAIL_SERVER is set, else .eml files in the instance folder's mail/."""
-    mail = current_app.extensions["mail"]
-    if not mail.server:
-        return FileTransport(Path(current_app.instance_path) / "mail")
-    return SMTPTransport(mail, current_app.config["MAIL_TIMEOUT"])
-
-
-def build(row: Claimed) -> Message:
-    """Render a claimed message into a Flask-Mail Message; any failure makes it a poison message."""
-    message = Message(
-        subject=row.subject,
-        recipients=[row.recipient],
-        body=render_template(f"{row.template}.txt", **row.context),
-        html=render_template(f"{row.template}.html", **row.context),
-        reply_to=row.reply_to,
-        date=row.queued_at.timestamp(),
-    )
-    message.msgId = row.message_id
-    if message.has_bad_headers():
-        raise BadHeaderError("line break in a header")
-    return message
-
-
-# --- Classifying what went wrong ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -287,25 +65,8 @@ def classify(error: BaseException) -> Outcome:
     return Outcome(True, kind, f"{kind}: {error}")
 
 
-def _fields(row: Claimed, status: str, **more: Any) -> dict[str, Any]:
-    """Structured fields for the JSON log format: identifiers only, never an address."""
-    return {
-        "fields": {
-            "outbox_message": row.id,
-            "reference": row.reference,
-            "message_id": row.message_id,
-            "status": status,
-            "attempt": row.attempts + 1,
-            **more,
-        }
-    }
-
-
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-# --- The worker ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
