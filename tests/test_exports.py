@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -312,6 +313,26 @@ def test_status_filter(app, admin):
 def test_bad_query_parameters_are_400(app, admin, query):
     assert admin.get(f"/admin/export.csv?{query}").status_code == 400
     assert not audit_events(app, "export")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "until=9999-12-31",
+        "since=9999-12-31",
+        "since=1899-12-31",
+        "until=2101-01-01",
+        "form=appointment%00",
+        "status=new%1b",
+    ],
+)
+def test_far_dates_and_control_characters_are_400_not_5xx(app, admin, query, caplog):
+    add_submission(app)
+    with caplog.at_level(logging.WARNING):
+        assert admin.get(f"/admin/export.csv?{query}").status_code == 400
+        assert admin.get(f"/admin/export?format=csv&{query}").status_code == 400
+    assert not audit_events(app, "export")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_rows_are_read_in_batches(app, admin):
