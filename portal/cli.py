@@ -283,6 +283,12 @@ def write_private_file(path: Path, chunks: Iterable[bytes], *, replace: bool) ->
 # --- flask --app portal purge --older-than DAYS [--dry-run] ------------------------------------
 
 PURGE_BATCH = 500
+# What outlives a purge, said by the command itself so that an operator need not guess.
+AUDIT_KEEPS = (
+    "The audit trail is kept: who signed in, and who viewed, changed, resent or exported which "
+    "submission (by reference), when and from which address, with the filters used (never the "
+    "text of a search). It holds no patient's name, contact details or message."
+)
 
 
 @click.command("purge")
@@ -296,7 +302,11 @@ PURGE_BATCH = 500
 )
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
 def purge_command(days: int | None, dry_run: bool) -> None:
-    """Delete submissions older than DAYS with their notes and emails; the audit trail stays."""
+    """Delete submissions older than DAYS with their notes and emails; the audit trail stays.
+
+    The audit trail keeps who signed in, and who viewed, changed, resent or exported which
+    submission (by reference), when and from where, with the filters used: no patient details.
+    """
     days = days if days is not None else current_app.config["RETENTION_DAYS"]
     if not isinstance(days, int) or days < 1:
         # A setting of 0 (or a typo) must never mean "delete every submission".
@@ -332,6 +342,7 @@ def purge_command(days: int | None, dry_run: bool) -> None:
     summary = ", ".join(f"{n} {what}" for what, n in counts.items())
     if dry_run:
         click.echo(f"Would delete {summary} received before {cutoff:%Y-%m-%d %H:%M} UTC.")
+        click.echo(AUDIT_KEEPS)
         return
     audit.record(
         db.session,
@@ -340,6 +351,7 @@ def purge_command(days: int | None, dry_run: bool) -> None:
     )
     db.session.commit()  # the deletions and their audit record, together or not at all
     click.echo(f"Deleted {summary} received before {cutoff:%Y-%m-%d %H:%M} UTC.")
+    click.echo(AUDIT_KEEPS)
 
 
 def _count(statement: Select) -> int:
