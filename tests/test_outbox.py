@@ -518,6 +518,20 @@ def test_server_certificate_is_verified(settings, tmp_path, app, monkeypatch):
         server.stop()
 
 
+def test_by_default_mail_is_never_sent_to_a_server_without_starttls(settings, app):
+    server = SMTPServer().start()  # plain SMTP only: it offers no STARTTLS
+    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)  # the shipped TLS settings
+    queue(app, ["a@example.com"])
+    try:
+        deliver(app)
+        [row] = messages(app)
+        # smtplib refuses to go on without the STARTTLS it was told to use.
+        assert row.status != "sent" and "SMTPNotSupportedError" in row.last_error
+        assert server.received == []
+    finally:
+        server.stop()
+
+
 # --- workers ------------------------------------------------------------------------------------
 
 
