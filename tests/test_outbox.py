@@ -27,7 +27,7 @@ from portal import create_app, outbox
 from portal.extensions import db, mail
 from portal.models import OutboxMessage, Submission, utcnow
 
-from .helpers import VALID_CONTACT, form_tokens
+from .helpers import VALID_APPOINTMENT, VALID_CONTACT, form_tokens
 from .smtp import PLAIN_SMTP, PLAIN_SMTP_ENV, SMTPServer, StallingServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -260,6 +260,35 @@ def test_contact_topic_is_routed_by_the_practice_profile(
     assert notification["Reply-To"] is None
     assert "山田" not in text_of(notification)
     assert "Billing" not in text_of(notification) and "taro@" not in text_of(notification)
+
+
+def test_specialty_routing_chooses_recipients_without_naming_the_specialty(
+    settings, smtp_server, tmp_path, monkeypatch
+):
+    instance = tmp_path / "routed-instance"
+    instance.mkdir()
+    (instance / "practice.toml").write_text(
+        '[routing]\n"Total knee replacement" = ["knees@practice.example"]\n'
+    )
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(instance))
+    app = create_app(settings)
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    try:
+        data = {**VALID_APPOINTMENT, **form_tokens(client, "/request-an-appointment")}
+        assert client.post("/request-an-appointment", data=data).status_code == 303
+        deliver(app)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    received = smtp_server.wait_for(2)
+    [notification] = [r.message for r in received if r.rcpt_tos == ["knees@practice.example"]]
+    body = text_of(notification)
+    assert "Total knee" not in body and "Specialty" not in body
+    assert notification["Reply-To"] is None
+    assert subject_of(notification).startswith("New appointment request — APT-")
 
 
 def test_request_without_email_notifies_the_front_desk_only(app, post_appointment):
