@@ -135,6 +135,9 @@ def settings(url: str, port: int) -> dict[str, Any]:
         "SUBMISSION_RATE_LIMIT": "1000000 per minute",
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": port,
+        # The local SMTP server speaks plain SMTP, which the portal only uses when allowed.
+        "MAIL_USE_TLS": False,
+        "MAIL_ALLOW_PLAINTEXT": True,
         "FRONT_DESK_EMAILS": ["desk@practice.example"],
         "MAIL_DEFAULT_SENDER": "Practice <no-reply@practice.example>",
         # A line per request and per message would measure the terminal, not the portal.
@@ -163,6 +166,8 @@ def start_worker(url: str, port: int, folder: Path) -> subprocess.Popen:
         "PORTAL_SQLALCHEMY_DATABASE_URI": url,
         "PORTAL_MAIL_SERVER": "127.0.0.1",
         "PORTAL_MAIL_PORT": str(port),
+        "PORTAL_MAIL_USE_TLS": "false",
+        "PORTAL_MAIL_ALLOW_PLAINTEXT": "true",
         "PORTAL_OUTBOX_POLL_INTERVAL": "0.2",
         "PORTAL_LOG_LEVEL": "WARNING",
     }

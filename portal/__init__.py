@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 from . import config as default_config
-from . import errors, logs, security
+from . import errors, logs, security, storage
 from .extensions import HttpsSessionInterface, csrf, db, limiter, login_manager, mail, migrate
 from .practice import format_phone, load_practice
 
@@ -32,6 +34,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["practice"] = load_practice(app.instance_path)
 
     logs.register(app)
+    warn_about_settings(app)
     register_extensions(app)
     register_blueprints(app)
     register_templates(app)
@@ -56,7 +59,8 @@ def load_settings(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     else:
         app.config.from_mapping(test_config)
 
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    # The instance folder holds the secret key, the SQLite database and the mail files.
+    storage.private_folder(Path(app.instance_path))
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         database = Path(app.instance_path) / "portal.sqlite3"
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{database}"
@@ -79,6 +83,57 @@ def load_settings(app: Flask, test_config: Mapping[str, Any] | None) -> None:
             f"in {Path(app.instance_path) / 'config.py'}, to a long random value, e.g. the output "
             'of: python -c "import secrets; print(secrets.token_hex(32))"'
         )
+    check_public_address(app)
+    check_mail_transport(app)
+
+
+# Names of this machine: a loopback PUBLIC_BASE_URL (a local run) trusts each of them.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+def check_public_address(app: Flask) -> None:
+    """PUBLIC_BASE_URL names the portal; outside debug and testing only its host is served."""
+    host = urlsplit(str(app.config["PUBLIC_BASE_URL"])).hostname
+    if not host:
+        raise RuntimeError(
+            "PUBLIC_BASE_URL must be the portal's absolute address, like "
+            f"https://portal.practice.example, not {app.config['PUBLIC_BASE_URL']!r}"
+        )
+    if app.config["TRUSTED_HOSTS"] is None and not app.debug and not app.testing:
+        # A request naming another host gets 400 before any view (or redirect) sees it.
+        app.config["TRUSTED_HOSTS"] = list(LOOPBACK_HOSTS) if host in LOOPBACK_HOSTS else [host]
+
+
+def check_mail_transport(app: Flask) -> None:
+    """Mail to a server goes over TLS unless plain SMTP is explicitly allowed."""
+    config = app.config
+    if config["MAIL_USE_SSL"]:
+        # Implicit TLS already encrypts the connection; STARTTLS inside it would fail.
+        config["MAIL_USE_TLS"] = False
+    if (
+        config["MAIL_SERVER"]
+        and not (config["MAIL_USE_TLS"] or config["MAIL_USE_SSL"])
+        and not config["MAIL_ALLOW_PLAINTEXT"]
+    ):
+        raise RuntimeError(
+            "Refusing to send patient mail over plain SMTP: MAIL_USE_TLS is off for "
+            f"MAIL_SERVER {config['MAIL_SERVER']!r}. Turn MAIL_USE_TLS (or MAIL_USE_SSL) on, or "
+            "set MAIL_ALLOW_PLAINTEXT = True for a relay on this host or a private network."
+        )
+
+
+def warn_about_settings(app: Flask) -> None:
+    """Log, at start, settings that work but expose patient data."""
+    config = app.config
+    if config["MAIL_SERVER"] and not (config["MAIL_USE_TLS"] or config["MAIL_USE_SSL"]):
+        app.logger.warning(
+            "mail to %s goes over plain SMTP (MAIL_ALLOW_PLAINTEXT): messages and the mail "
+            "password cross the network unencrypted",
+            config["MAIL_SERVER"],
+        )
+    url = make_url(config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        storage.warn_if_shared(Path(url.database), app.logger)
 
 
 def register_extensions(app: Flask) -> None:

@@ -4,6 +4,8 @@ import logging
 import os
 import signal
 import sys
+import tempfile
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import Select, delete, func, select
 
-from . import audit, exports, outbox
+from . import audit, exports, outbox, storage
 from .admin.passwords import password_problem
 from .extensions import db
 from .models import ROLES, STATUSES, Note, OutboxMessage, Submission, User, utcnow
@@ -52,6 +54,8 @@ def outbox_run(once: bool) -> None:
         if "localhost" in str(config["FRONT_DESK_EMAILS"]):
             logger.warning("FRONT_DESK_EMAILS still holds the placeholder: set the real addresses")
     else:
+        # Created here, before the worker writes the first file, so that it is owner-only.
+        storage.private_folder(Path(current_app.instance_path) / "mail")
         logger.info("no MAIL_SERVER: writing messages to %s/mail/", current_app.instance_path)
 
     def stop(signum: int, frame: object) -> None:
@@ -204,6 +208,11 @@ ISO_DATE = click.DateTime(formats=["%Y-%m-%d"])
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File."
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace FILE if it exists (a symbolic link is replaced, never written through).",
+)
 def export_command(
     fmt: str,
     form: str | None,
@@ -211,8 +220,13 @@ def export_command(
     until: datetime | None,
     status: str | None,
     output: Path,
+    force: bool,
 ) -> None:
-    """Export submissions to a file, as the staff area's Export page does (and audited)."""
+    """Export submissions to a new file, readable by you only (and audited)."""
+    if not force and (output.exists() or output.is_symlink()):
+        raise click.ClickException(
+            f"{output} already exists: choose a new file name, or add --force to replace it"
+        )
     filters = exports.Filters(
         form=form,
         since=since.date() if since else None,
@@ -232,17 +246,49 @@ def export_command(
         upper_id=upper_id,
         batch_size=current_app.config["EXPORT_BATCH_SIZE"],
     )
-    # Patient data: readable by the owner only.
-    descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as fh:
-        for chunk in chunks:
-            fh.write(chunk)
+    write_private_file(output, chunks, replace=force)
     click.echo(f"{count} submission(s) written to {output}")
+
+
+def write_private_file(path: Path, chunks: Iterable[bytes], *, replace: bool) -> None:
+    """Write patient data to a file of mode 0600 that nobody else had a handle on.
+
+    A new file is created exclusively (O_EXCL: never an existing file, never through a link).
+    With replace, the data goes to a new file beside it that is then renamed over the old name:
+    a symbolic link there is replaced itself, and its target is never written.
+    """
+    if replace:
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    else:
+        try:
+            descriptor = os.open(
+                path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, storage.PRIVATE_FILE
+            )
+        except FileExistsError as error:  # created since the check, by someone else
+            message = f"{path} already exists: add --force to replace it"
+            raise click.ClickException(message) from error
+        temporary = None
+    try:
+        os.fchmod(descriptor, storage.PRIVATE_FILE)  # whatever the umask
+        with os.fdopen(descriptor, "wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        if temporary is not None:
+            os.replace(temporary, path)
+    except BaseException:
+        Path(temporary or path).unlink(missing_ok=True)
+        raise
 
 
 # --- flask --app portal purge --older-than DAYS [--dry-run] ------------------------------------
 
 PURGE_BATCH = 500
+# What outlives a purge, said by the command itself so that an operator need not guess.
+AUDIT_KEEPS = (
+    "The audit trail is kept: who signed in, and who viewed, changed, resent or exported which "
+    "submission (by reference), when and from which address, with the filters used (never the "
+    "text of a search). It holds no patient's name, contact details or message."
+)
 
 
 @click.command("purge")
@@ -256,7 +302,11 @@ PURGE_BATCH = 500
 )
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
 def purge_command(days: int | None, dry_run: bool) -> None:
-    """Delete submissions older than DAYS with their notes and emails; the audit trail stays."""
+    """Delete submissions older than DAYS with their notes and emails; the audit trail stays.
+
+    The audit trail keeps who signed in, and who viewed, changed, resent or exported which
+    submission (by reference), when and from where, with the filters used: no patient details.
+    """
     days = days if days is not None else current_app.config["RETENTION_DAYS"]
     if not isinstance(days, int) or days < 1:
         # A setting of 0 (or a typo) must never mean "delete every submission".
@@ -292,6 +342,7 @@ def purge_command(days: int | None, dry_run: bool) -> None:
     summary = ", ".join(f"{n} {what}" for what, n in counts.items())
     if dry_run:
         click.echo(f"Would delete {summary} received before {cutoff:%Y-%m-%d %H:%M} UTC.")
+        click.echo(AUDIT_KEEPS)
         return
     audit.record(
         db.session,
@@ -300,6 +351,7 @@ def purge_command(days: int | None, dry_run: bool) -> None:
     )
     db.session.commit()  # the deletions and their audit record, together or not at all
     click.echo(f"Deleted {summary} received before {cutoff:%Y-%m-%d %H:%M} UTC.")
+    click.echo(AUDIT_KEEPS)
 
 
 def _count(statement: Select) -> int:

@@ -39,6 +39,11 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 # Links in staff emails are built from this, never from the request's Host header.
 PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+# Host names the portal answers to (Flask's own setting); a request naming any other host gets
+# 400. None means: outside debug and testing, the host of PUBLIC_BASE_URL only (a loopback one,
+# as in a local run, also trusts 127.0.0.1 and localhost). A list such as
+# ["portal.practice.example"] replaces that; a name starting with "." also trusts its subdomains.
+TRUSTED_HOSTS = None
 
 # --- Production: reverse proxy, security headers, health check, logs ---------------------------
 # How many reverse proxies (load balancer, nginx...) stand in front of the portal and append the
@@ -67,9 +72,13 @@ LOG_LEVEL = "INFO"
 # --- Email: Flask-Mail settings and the outbox that delivers through it ------------------------
 # No mail server: the outbox worker writes every message as an .eml file in <instance>/mail/.
 MAIL_SERVER = None
-MAIL_PORT = 25
-MAIL_USE_TLS = False  # STARTTLS, with the server's certificate verified
-MAIL_USE_SSL = False  # implicit TLS (port 465), certificate verified
+MAIL_PORT = 587
+MAIL_USE_TLS = True  # STARTTLS, with the server's certificate verified
+MAIL_USE_SSL = False  # implicit TLS (port 465), certificate verified; turns STARTTLS off
+# Mail carries patient data: with MAIL_SERVER set and neither TLS setting on, the portal refuses
+# to start unless this is True (a relay on this host or a private network), and then logs a
+# warning at every start.
+MAIL_ALLOW_PLAINTEXT = False
 MAIL_USERNAME = None
 MAIL_PASSWORD = None  # a secret: instance/config.py or PORTAL_MAIL_PASSWORD
 # Flask-Mail would silently drop every message under TESTING; the tests send to a real server.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, has_request_context, render_template
+from flask.globals import request_ctx
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 CALL_US = "Please try again later, or call us."
@@ -44,6 +46,10 @@ ERROR_PAGES: dict[int, tuple[str, str]] = {
 def render_error(code: int) -> tuple[str, int]:
     """The designed page for this status code."""
     title, body = ERROR_PAGES.get(code, ERROR_PAGES[500] if code >= 500 else ERROR_PAGES[400])
+    if has_request_context() and request_ctx.url_adapter is None:
+        # A request for a host the portal does not serve (TRUSTED_HOSTS): no link can be built
+        # for it, and none should be, so the page is a bare one without any.
+        return f"<!doctype html>\n<title>{escape(title)}</title>\n<h1>{escape(title)}</h1>\n", code
     return render_template("errors/error.html", title=title, body=body), code
 
 

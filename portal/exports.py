@@ -42,6 +42,11 @@ PREFERRED_TIMES = {"morning": "Morning", "afternoon": "Afternoon", "any": "Any t
 # A spreadsheet reads a cell starting with one of these as a formula (ASVS 5.0 1.2.10); the
 # full-width forms too, since some spreadsheets fold them to their ASCII twins.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+FORMULA_CHARS = "=+-@\uff1d\uff0b\uff0d\uff20"
+# Quoting keeps "ZZF;=1+1" one cell only for a reader that honours the quotes and uses the
+# comma; a spreadsheet told to split at ";" or TAB (or at line breaks) starts a cell at "=1+1".
+# A formula character right after any of those separators gets the apostrophe too.
+FORMULA_AFTER_SEPARATOR = re.compile(f"([;\t,\r\n])([{re.escape(FORMULA_CHARS)}])")
 UTF8_BOM = "\ufeff"
 NANP_E164 = re.compile(r"^\+1([2-9]\d{2})([2-9]\d{2})(\d{4})$")
 CHUNK_ROWS = 500
@@ -204,14 +209,20 @@ def records(rows: Iterable[Any], zone: ZoneInfo) -> Iterator[dict[str, str]]:
 
 
 def neutralise(value: str) -> str:
-    """Make a cell that a spreadsheet would run as a formula show as text (leading apostrophe)."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    """Make text a spreadsheet would run as a formula show as text (an apostrophe before it).
+
+    At the start of the value, and after every ";", TAB, "," or line break inside it, since a
+    spreadsheet opened with another separator starts a cell there.
+    """
+    value_inside = FORMULA_AFTER_SEPARATOR.sub(r"\1'\2", value)
+    return "'" + value_inside if value.startswith(FORMULA_STARTS) else value_inside
 
 
 def write_csv(items: Iterable[dict[str, str]], columns: Sequence[Column]) -> Iterator[bytes]:
-    """UTF-8 with a BOM (Excel then reads accents right), RFC 4180 quoting and CRLF endings."""
+    """UTF-8 with a BOM (Excel then reads accents right), every field quoted, CRLF endings."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, dialect="excel", lineterminator="\r\n")
+    # Every field quoted (RFC 4180 allows it): a value is one cell whatever it holds.
+    writer = csv.writer(buffer, dialect="excel", quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     buffer.write(UTF8_BOM)
     writer.writerow([c.header for c in columns])
     for count, item in enumerate(items, 1):

@@ -3,8 +3,13 @@
 Both are queued in the outbox inside the transaction that stores the submission, so they exist
 exactly when the submission does. Their bodies are rendered later, by the delivery worker, from
 ``templates/email/<name>.txt`` and ``.html`` and the context stored here. Subjects are fixed text
-and the reference; the only thing a patient typed that reaches a header is the validated email
-address in the notification's Reply-To.
+and the reference.
+
+By default the front desk's notification says only that something arrived: the reference, the
+form, the time and the link. The specialty or topic (what treatment a patient seeks), a name, an
+address, even the patient's email in Reply-To are health information, so they are stored in the
+message only with NOTIFY_INCLUDE_DETAILS. Routing by specialty or topic still works: it chooses
+the recipients, and the message does not say why.
 """
 
 from __future__ import annotations
@@ -76,18 +81,23 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
     kind = submission.form
     reference = submission.reference
     category = submission.specialty if kind == "appointment" else submission.topic
+    include_details = bool(config["NOTIFY_INCLUDE_DETAILS"])
     context: dict[str, Any] = {
         "reference": reference,
         "form": kind,
         "form_label": FORM_LABELS[kind],
-        "category_label": "Specialty" if kind == "appointment" else "Topic",
-        "category": category,
         "received": submission.created_at.astimezone(practice.zone).strftime(
             "%B %-d, %Y at %-I:%M %p %Z"
         ),
         "staff_url": f"{config['PUBLIC_BASE_URL'].rstrip('/')}/admin/submissions/{reference}",
-        "details": _details(submission) if config["NOTIFY_INCLUDE_DETAILS"] else None,
+        "details": None,
     }
+    if include_details:
+        context |= {
+            "category_label": "Specialty" if kind == "appointment" else "Topic",
+            "category": category,
+            "details": _details(submission),
+        }
     patient_email = submission.email if _sendable(submission.email) else None
 
     queued = []
@@ -102,7 +112,8 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
                 subject=NOTIFICATION_SUBJECTS[kind].format(reference=reference),
                 template="email/notification",
                 context=context,
-                reply_to=patient_email,
+                # The front desk answers a patient from the staff area unless details are on.
+                reply_to=patient_email if include_details else None,
                 reference=reference,
             )
         )

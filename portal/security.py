@@ -2,10 +2,14 @@
 
 The headers are added in an ``after_request`` hook, which Flask runs for every response it
 makes: pages, redirects, error pages (400...503, raised or unhandled), static files and
-downloads alike.
+downloads alike. The same hook makes every redirect host-relative: Werkzeug builds the
+``Location`` of its own redirects (merging ``//`` in a path, adding a trailing slash) from the
+request's ``Host`` header, which a client chooses.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -40,4 +44,18 @@ def register(app: Flask) -> None:
         if request.is_secure:
             # Over plain HTTP a browser ignores it anyway, and a local test server must not get it.
             response.headers.setdefault("Strict-Transport-Security", hsts)
+        if response.location:
+            response.location = same_site_location(response.location)
         return response
+
+
+def same_site_location(location: str) -> str:
+    """A redirect to this request's own host, as a path: never a host the client named."""
+    parts = urlsplit(location)
+    if not (parts.scheme or parts.netloc):
+        return location  # already relative, as url_for() makes them
+    if parts.netloc.lower() != request.host.lower():
+        return location  # somewhere else on purpose (none of the portal's views does this)
+    # One leading slash: "//evil.example/x" would be read as another host.
+    path = "/" + parts.path.lstrip("/")
+    return urlunsplit(("", "", path, parts.query, parts.fragment))

@@ -18,7 +18,7 @@ from portal.extensions import db
 
 from .helpers import VALID_APPOINTMENT, VALID_CONTACT, form_tokens
 from .services import postgres_schema
-from .smtp import SMTPServer
+from .smtp import PLAIN_SMTP, SMTPServer
 
 POSTGRES_URL = os.environ.get("PORTAL_TEST_POSTGRES_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -162,6 +162,7 @@ def smtp_server(settings: dict) -> Iterator[SMTPServer]:
     have no MAIL_SERVER: the outbox writes .eml files in the test's own instance folder.
     """
     server = SMTPServer().start()
-    settings.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
+    # aiosmtpd here speaks plain SMTP: a test server on 127.0.0.1 is where that is allowed.
+    settings.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, **PLAIN_SMTP)
     yield server
     server.stop()

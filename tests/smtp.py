@@ -19,6 +19,11 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
+# aiosmtpd speaks plain SMTP: settings (and PORTAL_* variables) that point the portal at it must
+# turn STARTTLS off and allow plain SMTP, which the portal otherwise refuses.
+PLAIN_SMTP = {"MAIL_USE_TLS": False, "MAIL_ALLOW_PLAINTEXT": True}
+PLAIN_SMTP_ENV = {"PORTAL_MAIL_USE_TLS": "false", "PORTAL_MAIL_ALLOW_PLAINTEXT": "true"}
+
 
 def free_port() -> int:
     """A port nobody listens on: aiosmtpd's Controller needs a real number, not 0."""

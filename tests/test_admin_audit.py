@@ -3,6 +3,7 @@ deleted, and readable by admins with filters."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -158,6 +159,43 @@ def test_audit_page_lists_events_newest_first_with_filters(app, admin):
     assert action.format("Sign-in failed") not in by_target
     empty = admin.get("/admin/audit?since=2020-01-01&until=2020-01-02").get_data(as_text=True)
     assert "0 entries" in empty
+
+
+def test_audit_page_links_carry_only_the_validated_filters(app, admin):
+    with app.app_context():
+        for n in range(60):
+            audit.record(db.session, "export", detail={"rows": n})
+        db.session.commit()
+    steering = {"action": "export", "_method": "POST", "_external": "1", "_scheme": "ftp", "x": "1"}
+    response = admin.get("/admin/audit", query_string=steering)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'href="/admin/audit?page=2&amp;action=export" rel="next"' in page
+    pagination = page.split('<nav class="pagination"', 1)[1]
+    for steer in ("_method", "_external", "_scheme", "ftp", "x=1", "http://"):
+        assert steer not in pagination, steer
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"until": "9999-12-31"},
+        {"since": "1000-01-01"},
+        {"page": str(10**20)},
+        {"page": "0"},
+        {"who": "a\x00b"},
+        {"who": "\x1b"},
+        {"action": "export\x00"},
+    ],
+)
+def test_audit_page_refuses_far_dates_control_characters_and_impossible_pages(
+    app, admin, caplog, query
+):
+    with caplog.at_level(logging.WARNING):
+        response = admin.get("/admin/audit", query_string=query)
+    assert response.status_code == 400
+    assert "0 entries" in response.get_data(as_text=True)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_audit_page_escapes_what_was_typed_at_sign_in(app, admin):

@@ -246,3 +246,66 @@ def test_purge_defaults_to_the_retention_setting(app, runner):
     assert result.exit_code == 0, result.output
     assert counts(app)[0] == 1
     assert audit_events(app, "purge")[0].detail["older_than_days"] == 30
+
+
+def test_purge_states_what_the_audit_trail_keeps(app, runner):
+    add_submission(app, created_at=datetime.now(UTC) - timedelta(days=400))
+    for args in (["purge", "--older-than", "365", "--dry-run"], ["purge", "--older-than", "365"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+        assert "The audit trail is kept" in result.output
+        assert "never the text of a search" in result.output
+        assert "no patient's name, contact details or message" in result.output
+    help_text = runner.invoke(args=["purge", "--help"]).output
+    assert "audit trail keeps" in help_text
+
+
+def test_export_command_refuses_to_overwrite_a_file_without_force(app, runner, tmp_path):
+    add_submission(app)
+    output = tmp_path / "existing.csv"
+    output.write_text("keep me")
+    os.chmod(output, 0o666)
+    result = runner.invoke(args=["export", "--format", "csv", "-o", str(output)])
+    assert result.exit_code != 0
+    assert "already exists" in result.output and "--force" in result.output
+    assert output.read_text() == "keep me"
+    assert not audit_events(app, "export")  # nothing exported, nothing recorded
+
+    forced = runner.invoke(args=["export", "--format", "csv", "-o", str(output), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert output.read_bytes().startswith(b'\xef\xbb\xbf"Reference"')
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600  # the old 0666 did not survive
+
+
+def test_export_command_never_writes_through_a_symbolic_link(app, runner, tmp_path):
+    add_submission(app)
+    target = tmp_path / "somewhere-else.txt"
+    target.write_text("not yours")
+    link = tmp_path / "export.csv"
+    link.symlink_to(target)
+    dangling = tmp_path / "dangling.csv"
+    dangling.symlink_to(tmp_path / "would-be-created.csv")
+    for path in (link, dangling):
+        result = runner.invoke(args=["export", "--format", "csv", "-o", str(path)])
+        assert result.exit_code != 0 and "already exists" in result.output
+    assert target.read_text() == "not yours"
+    assert not (tmp_path / "would-be-created.csv").exists()
+
+    forced = runner.invoke(args=["export", "--format", "csv", "-o", str(link), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert target.read_text() == "not yours"  # the link was replaced, not followed
+    assert not link.is_symlink()
+    assert stat.S_IMODE(link.stat().st_mode) == 0o600
+    assert link.read_bytes().startswith(b'\xef\xbb\xbf"Reference"')
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_export_command_creates_its_file_owner_only_under_umask_022(app, runner, tmp_path):
+    add_submission(app)
+    previous = os.umask(0o022)
+    try:
+        result = runner.invoke(args=["export", "--format", "json", "-o", str(tmp_path / "a.json")])
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o600

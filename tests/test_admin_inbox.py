@@ -3,6 +3,7 @@ patient input shown escaped everywhere."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -142,6 +143,105 @@ def test_inbox_pages_25_at_a_time(app, staff):
     assert len(references_in(second)) == 5
     filtered = staff.get("/admin/?status=new").get_data(as_text=True)
     assert 'href="/admin/?page=2&amp;status=new"' in filtered
+
+
+def add_many(app, count: int) -> None:
+    """Store count appointment requests, a minute apart, newest first."""
+    start = datetime.now(UTC)
+    with app.app_context():
+        for n in range(count):
+            db.session.add(
+                Submission(
+                    reference=f"APT-MANY{n:04d}".replace("0", "A").replace("1", "B"),
+                    form="appointment",
+                    first_name="A",
+                    last_name="B",
+                    message="m",
+                    created_at=start - timedelta(minutes=n),
+                )
+            )
+        db.session.commit()
+
+
+def test_page_links_carry_only_the_validated_filters(app, staff):
+    add_many(app, 30)
+    steering = {
+        "status": "new",
+        "since": "2026-13-45",  # explained and left out, so not carried either
+        "_external": "1",
+        "_scheme": "javascript",
+        "_anchor": "x",
+        "_method": "POST",
+        "evil": "1",
+    }
+    response = staff.get("/admin/", query_string=steering)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'href="/admin/?page=2&amp;status=new" rel="next"' in page
+    pagination = page.split('<nav class="pagination"', 1)[1]
+    for steer in ("_external", "_scheme", "javascript", "_anchor", "#x", "_method", "evil"):
+        assert steer not in pagination, steer
+    assert "13-45" not in pagination
+    assert "http://" not in pagination
+    searched = staff.get("/admin/", query_string={"q": "A B", "_method": "POST"})
+    assert searched.status_code == 200
+    assert 'href="/admin/?page=2&amp;q=A+B" rel="next"' in searched.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"until": "9999-12-31"},
+        {"since": "9999-12-31"},
+        {"since": "1899-12-31"},
+        {"until": "2101-01-01"},
+        {"since": "0001-01-01", "until": "0001-01-02"},
+        {"page": str(10**20)},
+        {"page": "0"},
+        {"page": "-1"},
+        {"page": "2abc"},
+        {"q": "Siobh\x00n"},
+        {"q": "\x00"},
+        {"q": "a\x1b[31mb"},
+        {"q": "a\x85b"},
+        {"status": "new\x00"},
+        {"topic": "\x00"},
+        {"form": "contact\x07"},
+    ],
+)
+def test_far_dates_control_characters_and_impossible_pages_get_400_not_5xx(
+    app, staff, caplog, query
+):
+    add_submission(app)
+    with caplog.at_level(logging.WARNING):
+        response = staff.get("/admin/", query_string=query)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert references_in(page) == [] and "No submissions match these filters." in page
+    # Nothing failed: no "database failed" line, no error of any kind.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_far_dates_and_control_characters_are_explained_on_the_400_page(app, staff):
+    page = staff.get("/admin/", query_string={"until": "9999-12-31"}).get_data(as_text=True)
+    assert "Received until must be a date between 1900 and 2100" in page
+    page = staff.get("/admin/", query_string={"q": "a\x00b"}).get_data(as_text=True)
+    assert "Search must be on one line, without special characters" in page
+
+
+def test_a_page_past_the_last_is_empty_not_an_error(app, staff):
+    add_submission(app)
+    response = staff.get("/admin/", query_string={"page": "7"})
+    assert response.status_code == 200
+    assert references_in(response.get_data(as_text=True)) == []
+
+
+def test_inbox_search_is_audited_without_the_text_searched(app, staff):
+    add_submission(app)
+    staff.get("/admin/", query_string={"q": "Siobhán 253-1000", "status": "new"})
+    [event] = [e for e in audit_events(app, "inbox.viewed") if e.detail.get("search")]
+    assert event.detail == {"search": True, "status": "new", "page": 1, "results": 1}
+    assert not any("Siobh" in str(e.detail) or "253" in str(e.detail) for e in audit_events(app))
 
 
 def test_submission_page_shows_every_field_by_reference(app, staff):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -62,9 +63,19 @@ def read_xlsx(data: bytes) -> list[list]:
 # --- The writers, on their own ------------------------------------------------------------------
 
 
+# A line break or TAB is a separator too: what follows it gets its own apostrophe.
+NEUTRALISED = {"\t=1": "'\t'=1", "\r=1": "'\r'=1", "\n=1": "'\n'=1"}
+
+
+def neutralised(value: str) -> str:
+    """How the CSV export writes an injection payload."""
+    return NEUTRALISED.get(value, "'" + value)
+
+
 @pytest.mark.parametrize("value", INJECTIONS)
 def test_csv_neutralises_every_formula_start(value):
-    assert exports.neutralise(value) == "'" + value
+    assert exports.neutralise(value) == neutralised(value)
+    assert exports.neutralise(value).startswith("'")
 
 
 @pytest.mark.parametrize("value", ["Siobhán", "O'Hara", "(617) 253-1000", "1+1", "a=b", ""])
@@ -77,8 +88,51 @@ def test_csv_is_utf8_with_bom_rfc4180_quoted_with_crlf():
     items = [{"a": "Nguyễn, Văn", "b": 'He said "hi"\nthen left'}]
     data = b"".join(exports.write_csv(items, columns))
     assert data == (
-        b"\xef\xbb\xbfName,Message\r\n" + '"Nguyễn, Văn","He said ""hi""\nthen left"\r\n'.encode()
+        b'\xef\xbb\xbf"Name","Message"\r\n'
+        + '"Nguyễn, Văn","He said ""hi""\nthen left"\r\n'.encode()
     )
+
+
+SEPARATED_FORMULAS = [
+    "ZZF;=1+1",
+    "ZZF;+1+1",
+    "ZZF;-1+1",
+    "ZZF;@SUM(A1)",
+    "ZZF\t=1+1",
+    "ZZF,=1+1",
+    "ZZF\n=1+1",
+    "ZZF\r\n@SUM(A1)",
+    "ZZF;＝1+1",
+    "ZZF\t＋1",
+    "a;b;=c",
+]
+
+
+def all_cells(text: str, delimiter: str, quoting: int) -> list[str]:
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    return [cell for row in rows for cell in row]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", ","])
+def test_csv_read_with_another_separator_has_no_formula_cell(delimiter):
+    columns = [exports.Column("a", "Name"), exports.Column("b", "Message")]
+    items = [{"a": value, "b": "ok"} for value in [*SEPARATED_FORMULAS, *INJECTIONS]]
+    text = b"".join(exports.write_csv(items, columns)).decode("utf-8-sig")
+    # As a spreadsheet reads it with the quotes honoured, and with the quotes taken as text.
+    for quoting in (csv.QUOTE_MINIMAL, csv.QUOTE_NONE):
+        cells = all_cells(text, delimiter, quoting)
+        assert len(cells) > len(items)  # every row was read
+        for cell in cells:
+            for candidate in (cell, cell.lstrip('"')):
+                assert not candidate.startswith(exports.FORMULA_CHARS), (quoting, cell)
+    # The value itself is kept, with only the apostrophes added.
+    assert "ZZF;'=1+1" in text
+
+
+def test_csv_quotes_every_field():
+    columns = [exports.Column("a", "Name"), exports.Column("b", "Message")]
+    data = b"".join(exports.write_csv([{"a": "Plain", "b": ""}], columns))
+    assert data.decode("utf-8-sig").splitlines() == ['"Name","Message"', '"Plain",""']
 
 
 def test_xlsx_cells_are_all_text_even_formulas():
@@ -180,9 +234,9 @@ def test_csv_injection_payloads_are_text_in_every_format(app, admin):
         add_submission(app, first_name=payload, insurance=payload, message=payload)
     csv_rows = read_csv(admin.get("/admin/export.csv?form=appointment").data)
     for row, payload in zip(csv_rows, INJECTIONS, strict=True):
-        assert row["First name"] == "'" + payload
-        assert row["Insurance provider"] == "'" + payload
-        assert row["Reason for visit"] == "'" + payload
+        assert row["First name"] == neutralised(payload)
+        assert row["Insurance provider"] == neutralised(payload)
+        assert row["Reason for visit"] == neutralised(payload)
     xlsx = load_workbook(io.BytesIO(admin.get("/admin/export.xlsx?form=appointment").data))
     for row in xlsx.active.iter_rows(min_row=2):
         assert all(cell.data_type == "s" for cell in row if cell.value is not None)
@@ -259,6 +313,26 @@ def test_status_filter(app, admin):
 def test_bad_query_parameters_are_400(app, admin, query):
     assert admin.get(f"/admin/export.csv?{query}").status_code == 400
     assert not audit_events(app, "export")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "until=9999-12-31",
+        "since=9999-12-31",
+        "since=1899-12-31",
+        "until=2101-01-01",
+        "form=appointment%00",
+        "status=new%1b",
+    ],
+)
+def test_far_dates_and_control_characters_are_400_not_5xx(app, admin, query, caplog):
+    add_submission(app)
+    with caplog.at_level(logging.WARNING):
+        assert admin.get(f"/admin/export.csv?{query}").status_code == 400
+        assert admin.get(f"/admin/export?format=csv&{query}").status_code == 400
+    assert not audit_events(app, "export")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_rows_are_read_in_batches(app, admin):

@@ -27,8 +27,8 @@ from portal import create_app, outbox
 from portal.extensions import db, mail
 from portal.models import OutboxMessage, Submission, utcnow
 
-from .helpers import VALID_CONTACT, form_tokens
-from .smtp import SMTPServer, StallingServer, free_port
+from .helpers import VALID_APPOINTMENT, VALID_CONTACT, form_tokens
+from .smtp import PLAIN_SMTP, PLAIN_SMTP_ENV, SMTPServer, StallingServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FRONT_DESK = "desk@practice.example"
@@ -128,7 +128,10 @@ def test_submission_is_acknowledged_before_anything_is_sent(app, post_appointmen
 
 
 def test_both_emails_arrive_with_the_right_headers(settings, smtp_server, app, post_appointment):
-    configure(app, FRONT_DESK_EMAILS=[FRONT_DESK], MAIL_DEFAULT_SENDER=SENDER)
+    # Reply-To carries the patient's address only where the practice chose details.
+    configure(
+        app, FRONT_DESK_EMAILS=[FRONT_DESK], MAIL_DEFAULT_SENDER=SENDER, NOTIFY_INCLUDE_DETAILS=True
+    )
     assert post_appointment().status_code == 303
     with app.app_context():
         reference = db.session.scalar(select(Submission.reference))
@@ -170,15 +173,16 @@ def test_default_notification_carries_no_patient_details(
     deliver(app)
     [notification] = [r.message for r in smtp_server.wait_for(2) if r.rcpt_tos == [FRONT_DESK]]
     body = text_of(notification)
-    # The patient's address is in Reply-To, where it belongs, and nowhere else.
-    assert notification["Reply-To"] == "siobhan@example.com"
-    del notification["Reply-To"]
+    # Not even in Reply-To: an address beside the treatment sought is health information.
+    assert notification["Reply-To"] is None
     headers = "\n".join(f"{name}: {value}" for name, value in notification.items())
     for secret in APPOINTMENT_PHI:
         assert secret not in body, secret
         assert secret not in headers, secret
     assert reference in body
-    assert "Appointment request" in body and "Total knee replacement" in body
+    assert "Appointment request" in body
+    # Which treatment the patient seeks is health information too.
+    assert "Total knee replacement" not in body and "Specialty" not in body
     received = created.astimezone(app.extensions["practice"].zone)
     assert received.strftime("%B %-d, %Y at %-I:%M %p %Z") in body
     assert f"http://127.0.0.1:5000/admin/submissions/{reference}" in body
@@ -224,6 +228,8 @@ def test_details_setting_adds_every_field_escaped_in_html(
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; stairs" in html
     assert "Siobhán" in html and "O&#39;Hara" in html
+    assert "Specialty: Total knee replacement" in plain
+    assert notification["Reply-To"] == "siobhan@example.com"
 
 
 def test_contact_topic_is_routed_by_the_practice_profile(
@@ -250,8 +256,39 @@ def test_contact_topic_is_routed_by_the_practice_profile(
     assert recipients == ["billing@practice.example", "taro@example.com"]
     [notification] = [r.message for r in received if r.rcpt_tos == ["billing@practice.example"]]
     assert subject_of(notification).startswith("New message — MSG-")
-    assert notification["Reply-To"] == "taro@example.com"
+    # The recipient list shows the routing; the message itself names neither topic nor patient.
+    assert notification["Reply-To"] is None
     assert "山田" not in text_of(notification)
+    assert "Billing" not in text_of(notification) and "taro@" not in text_of(notification)
+
+
+def test_specialty_routing_chooses_recipients_without_naming_the_specialty(
+    settings, smtp_server, tmp_path, monkeypatch
+):
+    instance = tmp_path / "routed-instance"
+    instance.mkdir()
+    (instance / "practice.toml").write_text(
+        '[routing]\n"Total knee replacement" = ["knees@practice.example"]\n'
+    )
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(instance))
+    app = create_app(settings)
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    try:
+        data = {**VALID_APPOINTMENT, **form_tokens(client, "/request-an-appointment")}
+        assert client.post("/request-an-appointment", data=data).status_code == 303
+        deliver(app)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    received = smtp_server.wait_for(2)
+    [notification] = [r.message for r in received if r.rcpt_tos == ["knees@practice.example"]]
+    body = text_of(notification)
+    assert "Total knee" not in body and "Specialty" not in body
+    assert notification["Reply-To"] is None
+    assert subject_of(notification).startswith("New appointment request — APT-")
 
 
 def test_request_without_email_notifies_the_front_desk_only(app, post_appointment):
@@ -278,7 +315,7 @@ def test_without_a_mail_server_messages_become_eml_files(app, post_appointment, 
 
 def test_server_down_then_back_delivers_every_message_once(settings, app, post_appointment):
     server = SMTPServer()  # its port, not yet listening
-    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
+    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, **PLAIN_SMTP)
     for _ in range(3):
         assert post_appointment().status_code == 303
 
@@ -303,7 +340,7 @@ def test_server_down_then_back_delivers_every_message_once(settings, app, post_a
 
 def test_stalling_server_times_out_and_never_holds_up_a_form(settings, app, post_appointment):
     stalling = StallingServer()
-    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=stalling.port, MAIL_TIMEOUT=1.0)
+    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=stalling.port, MAIL_TIMEOUT=1.0, **PLAIN_SMTP)
     app.config.update(OUTBOX_POLL_INTERVAL=0.05)
     assert post_appointment().status_code == 303
     with app.app_context():
@@ -448,7 +485,7 @@ def test_poison_message_fails_alone(settings, smtp_server, app, caplog):
 
 
 def test_retries_back_off_exponentially_up_to_the_maximum(settings, app):
-    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
+    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), **PLAIN_SMTP)
     queue(app, ["a@example.com"])
     base, ceiling = 60, 1800
     for attempts, low, high in [(0, 48, 72), (1, 96, 144), (3, 384, 576), (9, 1440, 1800)]:
@@ -465,7 +502,7 @@ def test_retries_back_off_exponentially_up_to_the_maximum(settings, app):
 
 
 def test_message_not_accepted_within_the_give_up_period_fails(settings, app, caplog):
-    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
+    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), **PLAIN_SMTP)
     queue(app, ["a@example.com", "b@example.com"])
     with app.app_context():
         old = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
@@ -506,6 +543,20 @@ def test_server_certificate_is_verified(settings, tmp_path, app, monkeypatch):
         deliver(app)
         assert len(server.wait_for(1)) == 1
         assert messages(app)[0].status == "sent"
+    finally:
+        server.stop()
+
+
+def test_by_default_mail_is_never_sent_to_a_server_without_starttls(settings, app):
+    server = SMTPServer().start()  # plain SMTP only: it offers no STARTTLS
+    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)  # the shipped TLS settings
+    queue(app, ["a@example.com"])
+    try:
+        deliver(app)
+        [row] = messages(app)
+        # smtplib refuses to go on without the STARTTLS it was told to use.
+        assert row.status != "sent" and "SMTPNotSupportedError" in row.last_error
+        assert server.received == []
     finally:
         server.stop()
 
@@ -610,6 +661,7 @@ def test_killed_worker_claim_is_taken_over_with_the_same_message_id(
         "PORTAL_SQLALCHEMY_DATABASE_URI": database_url,
         "PORTAL_MAIL_SERVER": "127.0.0.1",
         "PORTAL_MAIL_PORT": str(smtp_server.port),
+        **PLAIN_SMTP_ENV,
         "PORTAL_OUTBOX_LEASE": "3",
         "PORTAL_OUTBOX_POLL_INTERVAL": "0.1",
     }

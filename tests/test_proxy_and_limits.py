@@ -3,8 +3,17 @@ Redis by separate app instances, and the in-memory fallback when Redis is unreac
 
 from __future__ import annotations
 
+import http.client
 import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -13,7 +22,9 @@ from portal import create_app
 from portal.extensions import db, limiter
 
 from .helpers import VALID_CONTACT, form_tokens
-from .services import free_port, require_redis, unique_address
+from .services import free_port, require_redis, unavailable, unique_address
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -113,3 +124,108 @@ def test_unreachable_redis_falls_back_to_memory_and_logs_it(make_client, caplog,
     assert any("falling back to in-memory storage" in message for message in warnings)
     health = client.get("/healthz").get_json()
     assert health["rate_limit_storage"] == {"reachable": False}
+
+
+# --- The Host header: served only for the portal's own name, never copied into a redirect -------
+
+PUBLIC_HOST = "portal.practice.example"
+
+
+@dataclass
+class Served:
+    port: int
+    log: Path
+
+
+def ask(port: int, path: str, host: str) -> http.client.HTTPResponse:
+    """GET path from 127.0.0.1:port with this Host header, as any client may send it."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", path, headers={"Host": host})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response
+
+
+@pytest.fixture(scope="module")
+def gunicorn_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The portal as deployed: gunicorn on 127.0.0.1, PUBLIC_BASE_URL naming its public host."""
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    if not gunicorn.exists():
+        unavailable(f"no gunicorn at {gunicorn}: pip install -e '.[test]'")
+    tmp = tmp_path_factory.mktemp("gunicorn-host")
+    port = free_port()
+    log = tmp / "gunicorn.log"
+    env = {
+        **os.environ,
+        "PORTAL_INSTANCE_PATH": str(tmp / "instance"),
+        "PORTAL_SECRET_KEY": secrets.token_hex(16),
+        "PORTAL_PUBLIC_BASE_URL": f"https://{PUBLIC_HOST}",
+    }
+    for name in ("FLASK_DEBUG", "PORTAL_TRUSTED_HOSTS", "PORTAL_TESTING"):
+        env.pop(name, None)
+    command = [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, "portal:create_app()"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"gunicorn exited:\n{log.read_text()[-3000:]}")
+            try:
+                if ask(port, "/", PUBLIC_HOST).status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"gunicorn never answered:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield Served(port, log)
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:8000", f"{PUBLIC_HOST}.evil.example"]
+)
+def test_a_request_for_another_host_gets_400(gunicorn_portal, host):
+    for path in ("/", "/contact-us", "/admin/login", "/admin//users", "/admin"):
+        response = ask(gunicorn_portal.port, path, host)
+        assert response.status == 400, (path, response.status)
+        assert response.getheader("Location") is None
+
+
+def test_no_redirect_takes_its_host_from_the_request(gunicorn_portal):
+    # Werkzeug's own redirects: merging "//" in a path, adding a trailing slash.
+    for path, target in [("/admin//users", "/admin/users"), ("/admin", "/admin/")]:
+        response = ask(gunicorn_portal.port, path, PUBLIC_HOST)
+        assert response.status == 308, path
+        assert response.getheader("Location") == target
+
+
+def test_redirects_are_host_relative_even_where_hosts_are_not_checked(client):
+    for path, target in [("/admin//users", "/admin/users"), ("/admin", "/admin/")]:
+        response = client.get(path, headers={"Host": "evil.example"})
+        assert response.status_code == 308
+        assert response.headers["Location"] == target
+
+
+def test_trusted_hosts_default_to_the_public_address_outside_testing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "x")
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.setenv("PORTAL_PUBLIC_BASE_URL", "https://portal.practice.example/")
+    assert create_app().config["TRUSTED_HOSTS"] == ["portal.practice.example"]
+    monkeypatch.setenv("PORTAL_TRUSTED_HOSTS", '["a.example", ".b.example"]')
+    assert create_app().config["TRUSTED_HOSTS"] == ["a.example", ".b.example"]
+    monkeypatch.delenv("PORTAL_TRUSTED_HOSTS")
+    monkeypatch.setenv("PORTAL_PUBLIC_BASE_URL", "portal.practice.example")
+    with pytest.raises(RuntimeError, match="PUBLIC_BASE_URL must be the portal's absolute"):
+        create_app()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,8 @@ from sqlalchemy import text
 
 from portal import create_app
 from portal.extensions import db
+
+from .helpers import VALID_APPOINTMENT, form_tokens
 
 
 def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str):
@@ -142,3 +148,118 @@ def test_db_upgrade_command_creates_the_schema(tmp_path):
         "SELECT name FROM sqlite_master WHERE type = 'table'"
     )
     assert "submission" in {name for (name,) in tables}
+
+
+# --- Mail transport: STARTTLS unless plain SMTP is allowed on purpose --------------------------
+
+
+def test_a_mail_server_is_reached_over_starttls_by_default(tmp_path, monkeypatch):
+    app = make_app(
+        tmp_path, monkeypatch, PORTAL_SECRET_KEY="x", PORTAL_MAIL_SERVER="smtp.practice.example"
+    )
+    assert app.config["MAIL_USE_TLS"] is True and app.config["MAIL_PORT"] == 587
+    assert app.extensions["mail"].use_tls is True
+
+
+def test_implicit_tls_turns_starttls_off(tmp_path, monkeypatch):
+    app = make_app(
+        tmp_path,
+        monkeypatch,
+        PORTAL_SECRET_KEY="x",
+        PORTAL_MAIL_SERVER="smtp.practice.example",
+        PORTAL_MAIL_USE_SSL="true",
+        PORTAL_MAIL_PORT="465",
+    )
+    assert app.extensions["mail"].use_ssl is True and app.extensions["mail"].use_tls is False
+
+
+def test_plain_smtp_is_refused_unless_allowed_and_then_logged_at_start(
+    tmp_path, monkeypatch, caplog
+):
+    plain = {
+        "PORTAL_SECRET_KEY": "x",
+        "PORTAL_MAIL_SERVER": "relay.practice.example",
+        "PORTAL_MAIL_USE_TLS": "false",
+    }
+    with pytest.raises(RuntimeError, match="plain SMTP.*MAIL_ALLOW_PLAINTEXT"):
+        make_app(tmp_path, monkeypatch, **plain)
+    with caplog.at_level(logging.WARNING, logger="portal"):
+        app = make_app(tmp_path, monkeypatch, **plain, PORTAL_MAIL_ALLOW_PLAINTEXT="true")
+    assert app.extensions["mail"].use_tls is False
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "relay.practice.example" in warning.getMessage()
+    assert "plain SMTP" in warning.getMessage()
+
+
+def test_no_warning_about_mail_when_tls_is_on_or_there_is_no_server(tmp_path, monkeypatch, caplog):
+    with caplog.at_level(logging.WARNING, logger="portal"):
+        make_app(tmp_path, monkeypatch, PORTAL_SECRET_KEY="x")
+        make_app(tmp_path, monkeypatch, PORTAL_MAIL_SERVER="smtp.practice.example")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+# --- Patient data on disk: owner-only, whatever the umask -------------------------------------
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_instance_mail_folder_and_sqlite_files_are_owner_only(tmp_path, monkeypatch, umask_022):
+    instance = tmp_path / "new" / "instance"
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(instance))
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SUBMISSION_RATE_LIMIT": "99/minute"})
+    assert mode(instance) == 0o700
+    database = instance / "portal.sqlite3"
+    with app.app_context():
+        upgrade()
+        client = app.test_client()
+        data = {**VALID_APPOINTMENT, **form_tokens(client, "/request-an-appointment")}
+        assert client.post("/request-an-appointment", data=data).status_code == 303
+        # While a connection is open, SQLite keeps its -wal and -shm files beside the database.
+        with db.engine.connect():
+            files = [database, instance / "portal.sqlite3-wal", instance / "portal.sqlite3-shm"]
+            assert {path.name: mode(path) for path in files} == dict.fromkeys(
+                [path.name for path in files], 0o600
+            )
+        db.engine.dispose()
+    result = app.test_cli_runner().invoke(args=["outbox", "run", "--once"])
+    assert result.exit_code == 0, result.output
+    mail = instance / "mail"
+    assert mode(mail) == 0o700
+    assert {mode(path) for path in mail.iterdir()} == {0o600}
+
+
+def test_an_existing_folder_keeps_its_mode(tmp_path, monkeypatch, umask_022):
+    instance = tmp_path / "instance"
+    instance.mkdir(mode=0o750)
+    os.chmod(instance, 0o750)
+    make_app(tmp_path, monkeypatch, PORTAL_SECRET_KEY="x")
+    assert mode(instance) == 0o750
+
+
+def test_start_up_warns_when_the_database_is_readable_by_others(tmp_path, monkeypatch, caplog):
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    database = instance / "portal.sqlite3"
+    sqlite3.connect(database).close()
+    os.chmod(database, 0o644)
+    with caplog.at_level(logging.WARNING, logger="portal"):
+        make_app(tmp_path, monkeypatch, PORTAL_SECRET_KEY="x")
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert str(database) in warning and "644" in warning and "chmod 600" in warning
+
+    caplog.clear()
+    os.chmod(database, 0o600)
+    with caplog.at_level(logging.WARNING, logger="portal"):
+        make_app(tmp_path, monkeypatch, PORTAL_SECRET_KEY="x")
+    assert [r for r in caplog.records if r.levelno == logging.WARNING] == []

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from .helpers import VALID_APPOINTMENT
 from .services import free_port, postgres_schema, require_postgres, require_redis, unavailable
-from .smtp import SMTPServer
+from .smtp import PLAIN_SMTP_ENV, SMTPServer
 
 pytestmark = pytest.mark.slow
 
@@ -157,6 +157,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "PORTAL_TRUSTED_PROXY_COUNT": "1",
             "PORTAL_MAIL_SERVER": "127.0.0.1",
             "PORTAL_MAIL_PORT": str(smtp.port),
+            **PLAIN_SMTP_ENV,  # aiosmtpd on 127.0.0.1, without TLS
             "PORTAL_MAIL_DEFAULT_SENDER": "no-reply@practice.example",
             "PORTAL_FRONT_DESK_EMAILS": json.dumps([FRONT_DESK]),
             "PORTAL_OUTBOX_POLL_INTERVAL": "0.2",

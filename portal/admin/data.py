@@ -24,7 +24,7 @@ from ..models import AuditEvent
 from . import bp
 from .auth import commit, record
 from .forms import AuditForm, ExportForm, FilterForm
-from .views import practice
+from .views import EmptyPage, practice, requested_page
 
 AUDIT_PER_PAGE = 50
 
@@ -48,7 +48,9 @@ def export() -> Response | tuple[str, int]:
         filters = filters_from(form)
         params = {k: v for k, v in filters.describe().items() if v}
         return redirect(url_for(".export_file", fmt=form.format.data or "csv", **params), 303)
-    return render_template("admin/export.html", form=form), 422 if submitted else 200
+    if not submitted:
+        return render_template("admin/export.html", form=form), 200
+    return render_template("admin/export.html", form=form), 400 if form.refused() else 422
 
 
 @bp.get("/export.<any(csv, xlsx, json):fmt>")
@@ -79,14 +81,23 @@ def export_file(fmt: str) -> Response:
 
 
 @bp.get("/audit")
-def audit_log() -> str:
+def audit_log() -> tuple[str, int]:
     form = AuditForm(formdata=request.args)
     form.validate()
+    number = requested_page()
+    if number is None or form.refused():
+        return render_template(
+            "admin/audit.html", form=form, page=EmptyPage(), actions=ACTIONS, page_args={}
+        ), 400
     statement = select(AuditEvent)
+    # The valid filters, and only they, are carried by the page links.
+    used: dict[str, str] = {}
     if form.action.data and not form.action.errors:
         statement = statement.where(AuditEvent.action == form.action.data)
+        used["action"] = form.action.data
     if form.who.data and not form.who.errors:
         term = form.who.data.strip()
+        used["who"] = term
         statement = statement.where(
             or_(
                 AuditEvent.actor.icontains(term, autoescape=True),
@@ -99,18 +110,16 @@ def audit_log() -> str:
     start, end = local_day_bounds(since, until, practice().zone)
     if start is not None:
         statement = statement.where(AuditEvent.created_at >= start)
+        used["since"] = since.isoformat()
     if end is not None:
         statement = statement.where(AuditEvent.created_at < end)
+        used["until"] = until.isoformat()
     page = db.paginate(
         statement.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()),
-        page=request.args.get("page", 1, type=int),
+        page=number,
         per_page=AUDIT_PER_PAGE,
-        error_out=False,
+        error_out=False,  # past the last page: an empty page, not an error
     )
     return render_template(
-        "admin/audit.html",
-        form=form,
-        page=page,
-        actions=ACTIONS,
-        page_args={k: v for k, v in request.args.items() if k != "page"},
-    )
+        "admin/audit.html", form=form, page=page, actions=ACTIONS, page_args=used
+    ), 200

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -43,6 +46,20 @@ FORMAT_CHOICES = [
     SelectChoice("xlsx", "Excel (XLSX)"),
     SelectChoice("json", "JSON"),
 ]
+
+
+# Filters take dates in this range: the date picker offers no others, and a date far outside it
+# (9999-12-31) is no search a person makes, while its next day overflows.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+# C0 and C1 control characters: no filter or search holds one (and PostgreSQL refuses NUL).
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def within_calendar(form: FlaskForm, field: Field) -> None:
+    """A date between 1900 and 2100."""
+    if field.data and not EARLIEST_DATE <= field.data <= LATEST_DATE:
+        raise ValidationError(f"{field.label.text} must be a date between 1900 and 2100")
 
 
 def lower_email(value: str | None) -> str | None:
@@ -107,12 +124,31 @@ class DateRangeForm(FlaskForm):
     class Meta:
         csrf = False
 
-    since = DateField("Received from", validators=[Optional()])
-    until = DateField("Received until", validators=[Optional()])
+    since = DateField(
+        "Received from",
+        validators=[Optional(), within_calendar],
+        render_kw={"min": EARLIEST_DATE.isoformat(), "max": LATEST_DATE.isoformat()},
+    )
+    until = DateField(
+        "Received until",
+        validators=[Optional(), within_calendar],
+        render_kw={"min": EARLIEST_DATE.isoformat(), "max": LATEST_DATE.isoformat()},
+    )
 
     def validate_until(self, field: Field) -> None:
         if field.data and self.since.data and field.data < self.since.data:
             raise ValidationError("Received until must be the same as or after received from")
+
+    def refused(self) -> bool:
+        """Values the portal's own pages never send: control characters, far-off dates.
+
+        A typo in a filter is explained and the filter left out; these are answered with 400.
+        """
+        for field in self:
+            if any(CONTROL_CHARACTER.search(v) for v in field.raw_data or [] if isinstance(v, str)):
+                return True
+        dates = (self.since.data, self.until.data)
+        return any(d and not EARLIEST_DATE <= d <= LATEST_DATE for d in dates)
 
 
 class FilterForm(DateRangeForm):
@@ -130,7 +166,11 @@ class InboxForm(FilterForm):
     q = SearchField(
         "Search",
         filters=[strip],
-        validators=[Optional(), Length(max=100, message="Search must be 100 characters or fewer")],
+        validators=[
+            Optional(),
+            Length(max=100, message="Search must be 100 characters or fewer"),
+            single_line,
+        ],
     )
     topic = SelectField("Specialty or topic", validators=[Optional()])
 
@@ -160,7 +200,11 @@ class AuditForm(DateRangeForm):
     who = SearchField(
         "Who or what",
         filters=[strip],
-        validators=[Optional(), Length(max=254, message="Enter 254 characters or fewer")],
+        validators=[
+            Optional(),
+            Length(max=254, message="Enter 254 characters or fewer"),
+            single_line,
+        ],
     )
 
 

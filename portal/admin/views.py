@@ -31,7 +31,11 @@ def practice() -> Practice:
 
 
 def inbox_filters(form: InboxForm) -> tuple[list[ColumnElement[bool]], dict[str, str]]:
-    """SQL conditions for the inbox's valid filters, and those filters for the audit trail."""
+    """SQL conditions for the inbox's valid filters, and those filters as query arguments.
+
+    The arguments are the only ones that page links carry: anything else in the query string
+    (``_external``, ``_method``...) never reaches url_for().
+    """
     clauses: list[ColumnElement[bool]] = []
     used: dict[str, str] = {}
 
@@ -58,8 +62,46 @@ def inbox_filters(form: InboxForm) -> tuple[list[ColumnElement[bool]], dict[str,
         used["until"] = until.isoformat()
     if valid(form.q):
         clauses.append(search_clause(form.q.data))
-        used["search"] = form.q.data
+        used["q"] = form.q.data
     return clauses, used
+
+
+def audited_filters(used: dict[str, str]) -> dict[str, Any]:
+    """The filters for the audit trail: that a search was made, never what was searched for.
+
+    A search is a patient's name or phone number, which must not outlive the patient's data.
+    """
+    detail: dict[str, Any] = {key: value for key, value in used.items() if key != "q"}
+    if "q" in used:
+        detail["search"] = True
+    return detail
+
+
+# Higher page numbers are refused: far past any last page, and OFFSET must fit in 64 bits.
+MAX_PAGE = 1_000_000
+PAGE_NUMBER = re.compile(r"^[0-9]{1,7}$")
+
+
+def requested_page() -> int | None:
+    """The page asked for in ?page= (1 without it), or None when it is no page number."""
+    raw = request.args.get("page")
+    if raw is None:
+        return 1
+    if not PAGE_NUMBER.match(raw) or not 1 <= int(raw) <= MAX_PAGE:
+        return None
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class EmptyPage:
+    """What a list page shows for a request it refuses: nothing, on one page."""
+
+    items: tuple[()] = ()
+    total: int = 0
+    page: int = 1
+    pages: int = 0
+    has_prev: bool = False
+    has_next: bool = False
 
 
 def search_clause(query: str) -> ColumnElement[bool]:
@@ -132,20 +174,34 @@ def notification_statuses(references: list[str]) -> dict[str, str]:
 
 
 @bp.get("/")
-def inbox() -> str:
+def inbox() -> tuple[str, int]:
     form = InboxForm(practice(), formdata=request.args)
     form.validate()
-    clauses, used = inbox_filters(form)
-    page = db.paginate(
-        newest_first(select(Submission).where(*clauses)),
-        page=request.args.get("page", 1, type=int),
-        per_page=PER_PAGE,
-        error_out=False,
-    )
     new_count = db.session.scalar(
         select(func.count()).select_from(Submission).where(Submission.status == "new")
     )
-    record("inbox.viewed", detail={**used, "page": page.page, "results": page.total})
+    number = requested_page()
+    if number is None or form.refused():
+        # Nothing is looked up, so nothing was viewed: no audit record either.
+        return render_template(
+            "admin/inbox.html",
+            form=form,
+            page=EmptyPage(),
+            submissions=[],
+            new_count=new_count,
+            notifications={},
+            filtered=True,
+            page_args={},
+        ), 400
+    clauses, used = inbox_filters(form)
+    page = db.paginate(
+        newest_first(select(Submission).where(*clauses)),
+        page=number,
+        per_page=PER_PAGE,
+        error_out=False,  # past the last page: an empty page, not an error
+    )
+    detail = {**audited_filters(used), "page": page.page, "results": page.total}
+    record("inbox.viewed", detail=detail)
     commit()
     submissions = list(page.items)
     return render_template(
@@ -156,8 +212,8 @@ def inbox() -> str:
         new_count=new_count,
         notifications=notification_statuses([s.reference for s in submissions]),
         filtered=bool(used),
-        page_args={k: v for k, v in request.args.items() if k != "page"},
-    )
+        page_args=used,
+    ), 200
 
 
 def find_submission(reference: str) -> Submission:
