@@ -194,7 +194,9 @@ def test_a_refused_test_email_shows_the_server_answer_and_is_not_trouble(
     assert "550 5.1.1 no such user" in text and ">Failed<" in text
 
 
-@pytest.mark.parametrize("typed", ["", "not an address", "a@b@c.example", "x" * 250 + "@example.org"])
+@pytest.mark.parametrize(
+    "typed", ["", "not an address", "a@b@c.example", "x" * 250 + "@example.org"]
+)
 def test_test_email_address_is_validated(app, admin, typed):
     response = post(admin, "/admin/outbox/test", email=typed)
     assert response.status_code == 422
