@@ -264,3 +264,13 @@ def test_webhook_never_blocks_longer_than_mail_timeout(app):
         assert time.monotonic() - started < 2.0
     finally:
         silent.stop()
+
+
+def test_a_failing_check_never_stops_the_worker(app, monkeypatch, caplog):
+    def broken(background: bool = False) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(trouble, "check", broken)
+    with app.app_context():
+        assert outbox.Worker().run(once=True) == 0
+    assert any(r.getMessage() == "delivery trouble check failed" for r in caplog.records)

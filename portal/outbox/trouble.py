@@ -229,6 +229,10 @@ def maybe_check() -> None:
         # The database is what the worker's own loop already reports on; try again later.
         db.session.rollback()
         log.warning("delivery trouble check failed: %s", type(error).__name__)
+    except Exception:
+        # The alarm must never stop the worker that delivers the mail.
+        db.session.rollback()
+        log.exception("delivery trouble check failed")
 
 
 def _claim_start(session: Session, now: datetime, reason: str) -> bool:
