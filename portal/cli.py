@@ -19,6 +19,8 @@ from . import audit, exports, outbox, storage
 from .admin.passwords import password_problem
 from .extensions import db
 from .models import ROLES, STATUSES, Note, OutboxMessage, Submission, User, utcnow
+from .outbox import trouble
+from .services import delivery
 
 
 def register(app: Flask) -> None:
@@ -29,7 +31,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(purge_command)
 
 
-# --- flask --app portal outbox run | status -------------------------------------------------------
+# --- flask --app portal outbox run | status | retry-failed --------------------------------------
 
 outbox_cli = AppGroup("outbox", help="Deliver queued email, and show the queue.")
 
@@ -73,7 +75,7 @@ def outbox_run(once: bool) -> None:
 
 @outbox_cli.command("status")
 def outbox_status() -> None:
-    """Print how many messages are in each status and the age of the oldest pending one."""
+    """Print the counts per status, the oldest pending age, and whether delivery is in trouble."""
     counts = outbox.status_counts(db.session)
     for status, count in counts.items():
         click.echo(f"{status:<9} {count}")
@@ -82,6 +84,24 @@ def outbox_status() -> None:
         click.echo("oldest pending: none")
     else:
         click.echo(f"oldest pending: {_age(utcnow() - oldest)} (queued {_utc(oldest)})")
+    state = trouble.evaluate(db.session)
+    if not state.active:
+        click.echo("delivery: ok")
+        return
+    since = f" since {_utc(state.since)}" if state.since else ""
+    click.echo(f"delivery: TROUBLE{since} ({', '.join(state.reasons)})")
+    click.echo(f"  {trouble.describe(state)}.")
+    if state.server_answer:
+        click.echo(f"  the mail server said: {state.server_answer}")
+    if "notification_failed" in state.reasons:
+        click.echo("  fix the cause, then: flask --app portal outbox retry-failed")
+
+
+@outbox_cli.command("retry-failed")
+def outbox_retry_failed() -> None:
+    """Queue every failed email that nobody marked as handled again (audited, as the page does)."""
+    count = delivery.retry_failed(db.session, delivery.Actor())
+    click.echo(f"{count} failed email(s) queued again.")
 
 
 def _age(delta: timedelta) -> str:

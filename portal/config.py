@@ -62,8 +62,8 @@ PERMISSIONS_POLICY = (
 )
 # Strict-Transport-Security max-age (one year), sent only on requests that arrived over HTTPS.
 HSTS_MAX_AGE = 31536000
-# /healthz answers 503 when the oldest message still waiting in the outbox is older than this
-# many seconds (0: the outbox's age never fails the check).
+# Delivery trouble (/healthz/delivery answers 503) when the oldest message still waiting in the
+# outbox is older than this many seconds (0: the outbox's age never counts as trouble).
 HEALTH_OUTBOX_MAX_AGE = 900
 # One line per request and per delivery attempt on standard error: "text" or "json".
 LOG_FORMAT = "text"
@@ -107,6 +107,13 @@ OUTBOX_LEASE = 300
 OUTBOX_POLL_INTERVAL = 2.0
 # Messages claimed (and sent over one SMTP connection) at a time.
 OUTBOX_BATCH_SIZE = 50
+# Delivery trouble (banner on staff pages, /healthz/delivery 503, an ERROR line, the webhook)
+# starts when this many delivery attempts in a row have failed.
+DELIVERY_ALARM_AFTER = 5
+# A Slack, Mattermost or Teams incoming webhook (or any URL taking a JSON POST) told when
+# delivery trouble starts and ends: email alone cannot carry the alarm when email is broken.
+# A secret (anyone with it can post): instance/config.py or PORTAL_ALERT_WEBHOOK_URL. None: off.
+ALERT_WEBHOOK_URL = None
 
 # --- Staff area: sign-in, sessions, two-factor, exports and retention --------------------------
 # A staff session ends after this many seconds without a request, and this long after sign-in

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from portal import outbox
+from portal.extensions import db
+
 from .admin_helpers import ADMIN, PASSWORD, STAFF, add_submission, audit_events, make_user
 from .browser import assert_accessible, assert_fits, screenshot
 
@@ -180,3 +183,83 @@ def test_staff_pages_by_keyboard_and_at_phone_width(app, live_server, page: Page
         assert_fits(page, 375)
         assert_fits(page, 320)
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_delivery_trouble_banner_and_outbox_page_pass_axe(app, live_server, page: Page):
+    make_user(app, ADMIN, "admin")
+    make_user(app, STAFF, "staff")
+    reference = add_submission(app)
+    with app.app_context():
+        for template, recipient in (
+            ("email/notification", "front-desk@practice.example"),
+            ("email/acknowledgement", "patient@example.com"),
+        ):
+            message = outbox.queue(
+                db.session,
+                recipient=recipient,
+                subject=f"About {reference}",
+                template=template,
+                context={},
+                reference=reference,
+            )
+            message.status, message.attempts = "failed", 1
+            message.last_error = "SMTPRecipientsRefused: 550 5.1.1 mailbox unavailable"
+        outbox.queue(
+            db.session,
+            recipient="patient@example.com",
+            subject="waiting",
+            template="email/acknowledgement",
+            context={},
+            reference=reference,
+        )
+        db.session.commit()
+
+    sign_in_by_labels(page, live_server)
+    trouble_banner = page.get_by_role("region", name="Email is not reaching the front desk")
+    expect(trouble_banner).to_be_visible()
+    expect(trouble_banner).to_contain_text(
+        "1 notification to the front desk could not be delivered."
+    )
+    expect(trouble_banner).to_contain_text("The mail server said: 550 5.1.1 mailbox unavailable")
+    assert_accessible(page, "inbox with the delivery trouble banner")
+    screenshot(page, "admin-inbox-trouble")
+
+    trouble_banner.get_by_role("link", name="See the outbox to retry or resolve").click()
+    expect(page.get_by_role("heading", level=1, name="Outbox")).to_be_visible()
+    assert_accessible(page, "outbox page")
+    # Per message: Retry, and Mark as handled for the failed ones.
+    expect(page.get_by_role("button", name=re.compile(r"^Retry the "))).to_have_count(3)
+    expect(page.get_by_role("button", name=re.compile(r"^Mark as handled"))).to_have_count(2)
+    screenshot(page, "admin-outbox")
+    assert_fits(page, 320)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.get_by_label("Email address", exact=True).fill("not an address")
+    page.get_by_role("button", name="Send a test email").click()
+    expect(page.get_by_role("link", name="Enter an email address")).to_be_visible()
+    assert_accessible(page, "outbox page, test address refused")
+    page.get_by_label("Email address", exact=True).fill("office@practice.example")
+    page.get_by_role("button", name="Send a test email").click()
+    expect(page.get_by_text("Queued: not sent yet")).to_be_visible()
+    assert_accessible(page, "outbox page, test email queued")
+
+    page.get_by_role("button", name="Retry all failed").click()
+    expect(page.get_by_role("heading", level=1, name="Retry all failed emails?")).to_be_visible()
+    assert_accessible(page, "retry all failed, confirmation")
+    page.get_by_role("button", name="Yes, retry all failed").click()
+    expect(page.get_by_text("2 failed emails will be sent again in a moment.")).to_be_visible()
+    expect(trouble_banner).to_have_count(0)
+    assert_accessible(page, "outbox page, failed emails retried")
+    assert [e.detail["messages"] for e in audit_events(app, "outbox.retry_failed")] == [2]
+
+    # Staff read the same page: kinds and answers, no addresses, no buttons.
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{live_server}/admin/")
+    page.get_by_label("Email address", exact=True).fill(STAFF)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("navigation", name="Staff").get_by_role("link", name="Outbox").click()
+    expect(page.get_by_role("heading", level=1, name="Outbox")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile(r"^Retry"))).to_have_count(0)
+    expect(page.get_by_text("patient@example.com")).to_have_count(0)
+    assert_accessible(page, "outbox page, staff")

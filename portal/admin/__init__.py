@@ -31,6 +31,7 @@ STAFF_ENDPOINTS = frozenset(
         "admin.two_factor",
         "admin.two_factor_off",
         "admin.logout",
+        "admin.outbox",  # staff read it; retrying, resolving and testing are for admins
     }
 )
 
@@ -66,6 +67,26 @@ def staff_labels() -> dict[str, Any]:
     return {"statuses": STATUSES, "form_names": FORMS}
 
 
+@bp.context_processor
+def delivery_banner() -> dict[str, Any]:
+    """delivery_trouble(): the trouble every staff page announces, or None (evaluated on use)."""
+
+    def delivery_trouble() -> Any:
+        from ..extensions import db
+        from ..outbox import trouble
+
+        if not current_user.is_authenticated:
+            return None
+        try:
+            state = trouble.evaluate(db.session)
+        except SQLAlchemyError:  # the page itself says what is wrong with the database
+            db.session.rollback()
+            return None
+        return state if state.active else None
+
+    return {"delivery_trouble": delivery_trouble}
+
+
 @bp.app_template_filter("staff_phone")
 def staff_phone(value: str) -> str:
     """A stored phone number in national format (as it was stored if it does not parse)."""
@@ -93,4 +114,4 @@ def no_store(response: Response) -> Response:
     return response
 
 
-from . import auth, data, users, views  # noqa: E402, F401  -- registers the routes on bp
+from . import auth, data, delivery, users, views  # noqa: E402, F401  -- registers the routes on bp

@@ -302,3 +302,23 @@ class UserActionForm(FlaskForm):
     """Disable or enable one account."""
 
     email = HiddenField(validators=[InputRequired(), Length(max=254)])
+
+
+class MessageActionForm(FlaskForm):
+    """Retry one email, or mark a failed one as handled."""
+
+    message = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,18}$")])
+
+
+class ConfirmForm(FlaskForm):
+    """A confirmation step: only the CSRF token."""
+
+
+class TestEmailForm(FlaskForm):
+    """An admin sends a test email through the outbox."""
+
+    email = StringField(
+        "Email address",
+        filters=[strip],
+        validators=[DataRequired("Enter an email address"), Length(max=254), staff_email],
+    )

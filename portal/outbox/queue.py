@@ -74,6 +74,9 @@ def resend(session: Session, message: OutboxMessage) -> None:
         message.status = "queued"
         message.queued_at = now
     message.next_attempt_at = now
+    # Retried is dealt with: if it fails again, it is delivery trouble again.
+    message.handled_at = None
+    message.handled_by = None
     session.add(message)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import or_, select, update
 
 from ..extensions import db
 from ..models import OutboxMessage, utcnow
+from . import trouble
 from .queue import ERROR_LIMIT, PENDING
 from .transport import FileTransport, Transport, _fields, build, transport_for_app
 
@@ -120,6 +121,7 @@ class Worker:
                 if once:
                     raise
             handled += count
+            trouble.maybe_check()  # delivery trouble: log and alert its start and end (throttled)
             if count == 0:
                 if once:
                     break
