@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import secrets
 import shutil
@@ -85,7 +86,7 @@ TARGET_POST_P99_MS = 50.0
 TARGET_POST_VS_DJANGO = 1.5
 
 PORTAL = "portal"
-HARVEST_ROUNDS = 3
+HARVEST_ROUNDS = 4
 DJANGO = "Django peer"
 
 
@@ -304,7 +305,8 @@ def form_cases(
                 harvest_seconds,
                 {"WRK_TOKENS": str(tokens), **harvest},
             )
-            harvest_rate = len(tokens.read_text().splitlines()) / (time.monotonic() - started)
+            harvested = len(tokens.read_text().splitlines())
+            harvest_rate = harvested / (time.monotonic() - started)
             before = count_rows(database_url, table)
             post = wrk(
                 f"{prefix}POST appointment request",
@@ -318,9 +320,10 @@ def form_cases(
             )
             if not post.exhausted:
                 break
-            # Enough for the whole run at the POST rate seen, with a margin; bounded in time.
-            needed = 1.5 * post.rate * args.duration
-            harvest_seconds = min(needed / max(harvest_rate, 1.0), 10 * args.duration)
+            # wrk counts the whole duration even when the tokens ran out early, so the POST rate
+            # is unknown, only more than this: ask for three times as many, bounded in time.
+            needed = 3 * harvested
+            harvest_seconds = math.ceil(min(needed / max(harvest_rate, 1.0), 10 * args.duration))
             print(
                 f"  {app} on {database}: ran out of tokens after {post.requests} POSTs; "
                 f"harvesting for {harvest_seconds:.0f} s and measuring again",

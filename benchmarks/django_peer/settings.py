@@ -70,9 +70,9 @@ DATABASES = {
     "default": {
         **database(os.environ.get("DJANGO_PEER_DATABASE_URL", "sqlite:///django-peer.sqlite3")),
         # Keep each worker's connection, as the portal's SQLAlchemy pool does; Django's default
-        # (0) would reconnect, and rerun the PRAGMAs, on every request.
+        # (0) would reconnect, and rerun the PRAGMAs, on every request. No health check (a
+        # SELECT 1 per request): the portal's pool does not ping either.
         "CONN_MAX_AGE": None,
-        "CONN_HEALTH_CHECKS": True,
     }
 }
 
