@@ -20,8 +20,8 @@ on SQLite (the embedded default: a file, rate limits in memory) and on PostgreSQ
 schema; rate limits in Redis when Redis answers), and prints requests per second, p50/p99
 latency, the ratio of each to bare Flask, the portal's ratios beside the Django peer's, and the
 issue's targets. The Django peer needs the bench extra (``pip install -e '.[bench]'``); without
-Django it is skipped with a message. Nothing here is a test: it
-prints figures and exits 0 unless a server failed to start or requests failed.
+Django it is skipped with a message. Nothing here is a test: it prints figures and exits 0
+unless a server failed to start or requests failed.
 """
 
 from __future__ import annotations
@@ -86,8 +86,9 @@ TARGET_POST_P99_MS = 50.0
 TARGET_POST_VS_DJANGO = 1.5
 
 PORTAL = "portal"
-HARVEST_ROUNDS = 4
 DJANGO = "Django peer"
+# Harvest-and-POST rounds at most, when a server's POSTs outrun the tokens harvested for them.
+HARVEST_ROUNDS = 4
 
 
 @dataclass
@@ -280,8 +281,8 @@ def form_cases(
     and count what was stored (after the stop, so the commits wrk stopped waiting for count too).
 
     A server whose POST is faster than its GET (the Django peer's form page is slow to render)
-    runs out of tokens: then the run is repeated, at most HARVEST_ROUNDS times, with fresh tokens
-    harvested for long enough at the rates just seen.
+    runs out of tokens: then the POST run is repeated with three times as many fresh tokens, in
+    HARVEST_ROUNDS rounds at most.
     """
     prefix = "" if app == PORTAL else f"{app}: "
     slug = app.split()[0].lower()
