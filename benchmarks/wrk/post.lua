@@ -1,22 +1,19 @@
 -- POST one valid appointment request per rendered form harvested by harvest.lua: each request
--- carries its own session cookie, CSRF token and one-time form token, as a browser's would.
--- The fields are in $WRK_BODY (urlencoded); the tokens in $WRK_TOKENS. A token is never used
--- twice: when they run out, the thread stops and the report says "exhausted".
+-- carries its own cookie and hidden fields (CSRF token; the portal's one-time form token), as a
+-- browser's would. The fields are in $WRK_BODY (urlencoded); the tokens in $WRK_TOKENS. A token
+-- is never used twice: when they run out, the thread stops and the report says "exhausted".
+-- The POST goes to the path of the URL given to wrk.
 dofile(os.getenv("WRK_DIR") .. "/report.lua")
 
 local tokens = {}
 local next_token = 0
 local fields
 
-local function urlencode(s)
-  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
-end
-
 function init(args)
   for line in io.lines(os.getenv("WRK_TOKENS")) do
-    local cookie, csrf, token = line:match("^([^\t]+)\t([^\t]+)\t([^\t]+)$")
+    local cookie, hidden = line:match("^([^\t]+)\t([^\t]+)$")
     if cookie then
-      table.insert(tokens, { cookie, urlencode(csrf), urlencode(token) })
+      table.insert(tokens, { cookie, hidden })
     end
   end
   local file = assert(io.open(os.getenv("WRK_BODY")))
@@ -32,8 +29,8 @@ function request()
     wrk.thread:stop()
     t = tokens[#tokens]
   end
-  return wrk.format("POST", "/request-an-appointment", {
+  return wrk.format("POST", nil, {
     ["Cookie"] = t[1],
     ["Content-Type"] = "application/x-www-form-urlencoded",
-  }, fields .. "&csrf_token=" .. t[2] .. "&form_token=" .. t[3])
+  }, fields .. t[2])
 end
