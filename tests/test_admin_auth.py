@@ -169,6 +169,25 @@ def test_session_cookie_is_secure_over_https(app):
     assert "Secure" in session_cookie
 
 
+def test_session_cookie_is_host_prefixed_over_https(app):
+    """__Host-session: Secure, Path=/ and no Domain, so no other host of the domain can set it."""
+    app.config["SESSION_COOKIE_DOMAIN"] = "practice.example"  # even when a domain is configured
+    make_user(app)
+    client = app.test_client()
+    https = "https://localhost/"
+    page = client.get("/admin/login", base_url=https).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    data = {"csrf_token": token, "email": STAFF, "password": PASSWORD}
+    response = client.post("/admin/login", data=data, base_url=https)
+    [cookie] = response.headers.getlist("Set-Cookie")
+    assert cookie.startswith("__Host-session=")
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert "secure" in attributes and "domain" not in attributes
+    assert "; Path=/;" in cookie or cookie.endswith("; Path=/")
+    assert client.get("/admin/", base_url=https).status_code == 200  # the session is read back
+    assert client.get("/admin/", base_url="http://localhost/").status_code == 302
+
+
 def test_session_ends_after_15_idle_minutes(app, client):
     make_user(app)
     sign_in(client)
