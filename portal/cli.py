@@ -138,6 +138,8 @@ def users_create(email: str, role: str) -> None:
     audit.record(db.session, "user.created", target=email, detail={"role": role})
     db.session.commit()
     click.echo(f"Created the {role} account {email}.")
+    if current_app.config["REQUIRE_2FA"]:
+        click.echo(f"Two-factor sign-in is required: flask --app portal users setup-link {email}")
 
 
 @users_cli.command("list")

@@ -305,3 +305,12 @@ def test_admin_creates_a_setup_link_on_the_users_page(app, client):
     assert app.test_client().get(urlsplit(link).path).status_code == 200
     [event] = audit_events(app, "user.setup_link")
     assert event.actor == ADMIN and event.target == STAFF
+
+
+def test_setup_link_token_is_not_written_to_the_request_log(app, runner, caplog):
+    make_user(app)
+    link = cli_setup_link(runner)
+    with caplog.at_level("INFO", logger="portal.requests"):
+        assert app.test_client().get(link).status_code == 200
+    token = link.rsplit("/", 1)[1]
+    assert "/admin/setup/" in caplog.text and token not in caplog.text
