@@ -246,3 +246,17 @@ def test_purge_defaults_to_the_retention_setting(app, runner):
     assert result.exit_code == 0, result.output
     assert counts(app)[0] == 1
     assert audit_events(app, "purge")[0].detail["older_than_days"] == 30
+
+
+def test_users_setup_link_prints_a_one_time_link_for_an_account_without_two_factor(app, runner):
+    make_user(app)
+    make_user(app, ADMIN, "admin", totp_secret="JBSWY3DPEHPK3PXP")
+    result = runner.invoke(args=["users", "setup-link", STAFF])
+    assert result.exit_code == 0, result.output
+    link = result.output.strip().splitlines()[-1]
+    assert link.startswith("http://127.0.0.1:5000/admin/setup/") and len(link) > 60
+    assert "works once, for 72 hours" in result.output
+    assert audit_events(app, "user.setup_link")[0].target == STAFF
+    enrolled = runner.invoke(args=["users", "setup-link", ADMIN])
+    assert enrolled.exit_code == 1 and "already has two-factor sign-in" in enrolled.output
+    assert runner.invoke(args=["users", "setup-link", "nobody@example.org"]).exit_code == 1
