@@ -49,6 +49,8 @@ SETUP_CONFIRMED = "staff_setup_confirmed"
 PENDING_LIFETIME = 5 * 60
 
 SIGN_IN_FAILED = "The email address or password is not right"
+# Who a failed sign-in for an account that does not exist is recorded as: never the typed text.
+UNKNOWN_ACCOUNT = "unknown account"
 CODE_FAILED = "The code is not right: enter the code your authenticator app shows now"
 
 
@@ -178,10 +180,6 @@ def record_failure(user: User | None, step: str, **detail: str) -> None:
         detail={"step": step, **detail},
     )
     commit()
-
-
-# Who a failed sign-in for an account that does not exist is recorded as.
-UNKNOWN_ACCOUNT = "unknown account"
 
 
 @cache
