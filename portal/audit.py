@@ -34,6 +34,8 @@ ACTIONS: dict[str, str] = {
     "user.created": "Created an account",
     "user.disabled": "Disabled an account",
     "user.enabled": "Enabled an account",
+    "user.role": "Changed a role",
+    "user.setup_link": "Created a two-factor set-up link",
     "user.password": "Changed a password",
     "user.2fa_enabled": "Turned on two-factor sign-in",
     "user.2fa_disabled": "Turned off two-factor sign-in",

@@ -119,7 +119,7 @@ def _utc(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
-# --- flask --app portal users create | list | disable | enable | set-password -------------------
+# --- flask --app portal users create | list | disable | enable | set-password | setup-link -------
 
 users_cli = AppGroup("users", help="Manage staff accounts.")
 
@@ -162,6 +162,8 @@ def users_create(email: str, role: str) -> None:
     audit.record(db.session, "user.created", target=email, detail={"role": role})
     db.session.commit()
     click.echo(f"Created the {role} account {email}.")
+    if current_app.config["REQUIRE_2FA"]:
+        click.echo(f"Two-factor sign-in is required: flask --app portal users setup-link {email}")
 
 
 @users_cli.command("list")
@@ -211,6 +213,25 @@ def users_set_password(email: str) -> None:
     audit.record(db.session, "user.password", target=user.email)
     db.session.commit()
     click.echo(f"Password changed for {user.email}; its sessions have ended.")
+
+
+@users_cli.command("setup-link")
+@click.argument("email")
+def users_setup_link(email: str) -> None:
+    """Print a one-time link (valid 72 hours) that sets up two-factor sign-in for the account."""
+    from .admin.totp import create_setup_link
+
+    user = _find_user(email)
+    if not user.active:
+        raise click.ClickException(f"{user.email} is disabled: enable it first")
+    if user.totp_secret:
+        raise click.ClickException(f"{user.email} already has two-factor sign-in")
+    link = create_setup_link(user)
+    audit.record(db.session, "user.setup_link", target=user.email)
+    db.session.commit()
+    hours = current_app.config["SETUP_LINK_LIFETIME"] // 3600
+    click.echo(f"Set-up link for {user.email} (works once, for {hours} hours):")
+    click.echo(link)
 
 
 # --- flask --app portal export --format csv|xlsx|json [--form] [--since] [--until] -o FILE ------

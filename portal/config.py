@@ -120,12 +120,29 @@ ALERT_WEBHOOK_URL = None
 # whatever happens (HIPAA 164.312(a)(2)(iii), automatic logoff).
 SESSION_IDLE_TIMEOUT = 15 * 60
 SESSION_ABSOLUTE_TIMEOUT = 12 * 60 * 60
-# True makes every staff account set up a TOTP authenticator before it can sign in.
+# True makes every staff account sign in with a TOTP code; an account without an authenticator
+# sets one up only through a one-time link an admin creates (users page, or
+# `flask --app portal users setup-link EMAIL`): a password alone never reaches the set-up page.
 REQUIRE_2FA = False
-# Failed sign-ins allowed per account, and per client address, within the window (seconds);
-# counted in the database, so every web process sees the same count.
+# Failed sign-ins allowed for one account from one client address within the window (seconds):
+# past it, that address may not try that account until the window ends; other addresses still
+# may, so an attacker cannot lock staff out. Also the number of unknown accounts one address may
+# try. Counted in the database, atomically and before the password is checked, so every web
+# process sees the same count and simultaneous attempts cannot exceed it.
 LOGIN_MAX_FAILURES = 5
 LOGIN_FAILURE_WINDOW = 15 * 60
+# Failed sign-ins for one account from anywhere within this window (seconds) before a growing
+# delay (2, 4, 8... seconds, at most 5 minutes) is asked between attempts from addresses that
+# already failed; the account is never locked, and an address with no recent failure is not held.
+LOGIN_ACCOUNT_MAX_FAILURES = 50
+LOGIN_ACCOUNT_WINDOW = 60 * 60
+# Requests (POSTs) to the sign-in pages per client address (Flask-Limiter syntax).
+LOGIN_RATE_LIMIT = "30 per minute"
+# Seconds a one-time two-factor set-up link, created by an admin, stays valid (72 hours).
+SETUP_LINK_LIFETIME = 72 * 60 * 60
+# Seconds an admin's re-entered password covers sensitive account changes (adding or promoting
+# an admin, changing a role, disabling an admin) before it is asked again.
+STEP_UP_LIFETIME = 10 * 60
 # How staff passwords are hashed (Werkzeug's method string). Keep scrypt in production; the
 # tests set a cheap method so that a hundred sign-ins do not take half a minute.
 PASSWORD_HASH_METHOD = "scrypt"
@@ -134,5 +151,7 @@ RETENTION_DAYS = 365
 # Rows fetched from the database per query while an export streams.
 EXPORT_BATCH_SIZE = 1000
 # The session cookie is always HttpOnly and SameSite=Lax; it is also Secure whenever the request
-# came over HTTPS (behind a proxy, with ProxyFix). True makes it Secure even over plain HTTP.
+# came over HTTPS (behind a proxy, with ProxyFix), and then named __Host-session (Path=/, no
+# Domain), so no other host of the domain can set or shadow it. True makes it Secure (and
+# __Host-) even over plain HTTP.
 SESSION_COOKIE_SECURE = False

@@ -37,7 +37,29 @@ login_manager = LoginManager()
 
 
 class HttpsSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, whose cookie is also Secure whenever served over HTTPS."""
+    """Flask's signed-cookie session, whose cookie is also Secure whenever served over HTTPS.
+
+    A Secure cookie is named ``__Host-session``: browsers accept that name only with Secure,
+    Path=/ and no Domain, so no other host of the domain (nor a plain-HTTP response) can set or
+    shadow the staff session.
+    """
+
+    HOST_PREFIXED = "__Host-session"
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+    def get_cookie_name(self, app: Flask) -> str:
+        if self.get_cookie_secure(app):
+            return self.HOST_PREFIXED
+        return super().get_cookie_name(app)
+
+    def get_cookie_domain(self, app: Flask) -> str | None:
+        if self.get_cookie_secure(app):
+            return None
+        return super().get_cookie_domain(app)
+
+    def get_cookie_path(self, app: Flask) -> str:
+        if self.get_cookie_secure(app):
+            return "/"
+        return super().get_cookie_path(app)

@@ -90,6 +90,17 @@ def configure(log_format: str, level: str) -> None:
         handler.setFormatter(formatter)
 
 
+# Paths that carry a secret: a one-time set-up link's token is logged as "…".
+SECRET_PATHS = ("/admin/setup/",)
+
+
+def _loggable_path(path: str) -> str:
+    for prefix in SECRET_PATHS:
+        if path.startswith(prefix):
+            return prefix + "…"
+    return path
+
+
 class RequestLogMiddleware:
     """WSGI middleware: one log line per request, written when its response starts.
 
@@ -111,7 +122,7 @@ class RequestLogMiddleware:
             # The path only: a query string may hold a name or a phone number typed in a search.
             fields = {
                 "method": environ.get("REQUEST_METHOD", "-"),
-                "path": environ.get("PATH_INFO") or "/",
+                "path": _loggable_path(environ.get("PATH_INFO") or "/"),
                 "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 "size": int(size) if size else None,

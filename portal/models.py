@@ -193,8 +193,16 @@ class User(UserMixin, db.Model):
     # so a session (or a copied cookie) with the old token no longer signs anyone in.
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
-    # The TOTP time step of the last code accepted: each code signs in once.
+    # The TOTP time step of the last code accepted: each code signs in once (claimed with a
+    # conditional UPDATE, so two requests carrying the same code cannot both succeed).
     totp_last_step: Mapped[int | None]
+    # The secret of an authenticator being set up, encrypted with a key derived from SECRET_KEY
+    # (Fernet): it lives here until the first code confirms it, never in the session cookie.
+    totp_pending: Mapped[str | None] = mapped_column(Text)
+    # A one-time set-up link an admin created: the SHA-256 of its token (the token itself is
+    # only ever shown to the admin), and when it stops working.
+    setup_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    setup_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -264,3 +272,25 @@ class AuditEvent(db.Model):
 
     def __repr__(self) -> str:
         return f"<AuditEvent {self.id} {self.action}>"
+
+
+class LoginThrottle(db.Model):
+    """A counter of the sign-in throttle: failures of one key within its current window.
+
+    Keys name what is counted: ``pair:<user id>:<address>`` (one account from one client
+    address), ``account:<user id>`` (one account from anywhere), ``address:<address>`` (unknown
+    accounts tried from one address) and ``blocked:<address>`` (refused attempts, so that they
+    are audited once per window). Each count is one INSERT ... ON CONFLICT DO UPDATE, atomic on
+    SQLite and PostgreSQL, made before the password is checked.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    failures: Mapped[int] = mapped_column(default=0)
+    # Per account, over its limit: no attempt from an address that already failed before this.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<LoginThrottle {self.key} {self.failures}>"

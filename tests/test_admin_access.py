@@ -12,7 +12,7 @@ from portal.admin import OPEN_ENDPOINTS, STAFF_ENDPOINTS
 
 from .admin_helpers import ADMIN, PASSWORD, STAFF, add_submission, make_user, sign_in
 
-SAMPLE_VALUES = {"reference": "APT-ABCDEFGH", "fmt": "csv"}
+SAMPLE_VALUES = {"reference": "APT-ABCDEFGH", "fmt": "csv", "token": "not-a-set-up-link"}
 
 
 def admin_routes(app: Flask) -> list[tuple[str, str, str]]:

@@ -263,3 +263,68 @@ def test_delivery_trouble_banner_and_outbox_page_pass_axe(app, live_server, page
     expect(page.get_by_role("button", name=re.compile(r"^Retry"))).to_have_count(0)
     expect(page.get_by_text("patient@example.com")).to_have_count(0)
     assert_accessible(page, "outbox page, staff")
+
+
+def test_setup_link_flow_with_required_two_factor_passes_axe(app, live_server, page: Page):
+    """REQUIRE_2FA: the password alone leads to "ask an admin"; the admin's one-time link leads
+    through the password and the new authenticator's code to the inbox; the link then is spent."""
+    import pyotp
+
+    app.config["REQUIRE_2FA"] = True
+    admin_secret = pyotp.random_base32()
+    make_user(app, ADMIN, "admin", totp_secret=admin_secret)
+    make_user(app, STAFF, "staff")
+
+    page.goto(f"{live_server}/admin/login")
+    page.get_by_label("Email address", exact=True).fill(STAFF)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1, name="Two-factor sign-in needed")).to_be_visible()
+    expect(page.locator(".totp-key")).to_have_count(0)
+    assert_accessible(page, "two-factor needed")
+
+    # The admin creates the link on the accounts page.
+    page.goto(f"{live_server}/admin/login")
+    page.get_by_label("Email address", exact=True).fill(ADMIN)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Authentication code", exact=True).fill(pyotp.TOTP(admin_secret).now())
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", level=1, name="Inbox")).to_be_visible()
+    page.get_by_role("link", name="Accounts").click()
+    page.get_by_role("button", name=f"Create set-up link for {STAFF}").click()
+    expect(page.get_by_role("heading", name=f"Set-up link for {STAFF}")).to_be_visible()
+    assert_accessible(page, "accounts, set-up link created")
+    screenshot(page, "admin-setup-link-created")
+    link = page.locator("code.setup-link").inner_text().strip()
+    page.get_by_role("link", name="Confirm your password").click()
+    expect(page.get_by_role("heading", level=1, name="Confirm it is you")).to_be_visible()
+    assert_accessible(page, "step-up")
+    page.get_by_role("button", name="Sign out").click()
+
+    # The member of staff opens it: password first (a wrong one is refused), then the code.
+    page.goto(link.replace("http://127.0.0.1:5000", live_server))
+    expect(page.get_by_role("heading", level=1, name="Set up two-factor sign-in")).to_be_visible()
+    expect(page.locator(".totp-key")).to_have_count(0)
+    assert_accessible(page, "set-up link, password")
+    page.get_by_label("Password", exact=True).fill("not the password!")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_text("The password is not right").first).to_be_visible()
+    assert_accessible(page, "set-up link, wrong password")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    key = page.locator(".totp-key").inner_text().replace(" ", "")
+    assert_accessible(page, "set-up link, code")
+    screenshot(page, "admin-setup-link-code")
+    page.get_by_label("Authentication code", exact=True).fill("000000")
+    page.get_by_role("button", name="Turn on and sign in").click()
+    expect(page.get_by_text("The code is not right").first).to_be_visible()
+    assert_accessible(page, "set-up link, wrong code")
+    page.get_by_label("Authentication code", exact=True).fill(pyotp.TOTP(key).now())
+    page.get_by_role("button", name="Turn on and sign in").click()
+    expect(page.get_by_role("heading", level=1, name="Inbox")).to_be_visible()
+
+    # Used once: the link now says so.
+    page.goto(link.replace("http://127.0.0.1:5000", live_server))
+    expect(page.get_by_text("This set-up link does not work")).to_be_visible()
+    assert_accessible(page, "set-up link, spent")

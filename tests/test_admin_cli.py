@@ -309,3 +309,17 @@ def test_export_command_creates_its_file_owner_only_under_umask_022(app, runner,
         os.umask(previous)
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o600
+
+
+def test_users_setup_link_prints_a_one_time_link_for_an_account_without_two_factor(app, runner):
+    make_user(app)
+    make_user(app, ADMIN, "admin", totp_secret="JBSWY3DPEHPK3PXP")
+    result = runner.invoke(args=["users", "setup-link", STAFF])
+    assert result.exit_code == 0, result.output
+    link = result.output.strip().splitlines()[-1]
+    assert link.startswith("http://127.0.0.1:5000/admin/setup/") and len(link) > 60
+    assert "works once, for 72 hours" in result.output
+    assert audit_events(app, "user.setup_link")[0].target == STAFF
+    enrolled = runner.invoke(args=["users", "setup-link", ADMIN])
+    assert enrolled.exit_code == 1 and "already has two-factor sign-in" in enrolled.output
+    assert runner.invoke(args=["users", "setup-link", "nobody@example.org"]).exit_code == 1

@@ -17,7 +17,9 @@ from werkzeug.wrappers import Response
 bp = Blueprint("admin", __name__)
 
 # The steps of signing in: reachable without a session.
-OPEN_ENDPOINTS = frozenset({"admin.login", "admin.login_code", "admin.login_setup"})
+OPEN_ENDPOINTS = frozenset(
+    {"admin.login", "admin.login_code", "admin.login_setup", "admin.setup_link"}
+)
 # What front-desk staff may use; every other endpoint of this blueprint is for admins.
 STAFF_ENDPOINTS = frozenset(
     {

@@ -5,40 +5,52 @@ Sessions are Flask's signed cookies managed by Flask-Login, with three additions
   id Flask-Login keeps, so every session of that user, and any copy of its cookie, ends at once;
 - the session carries its sign-in and last-request times, checked on every staff request
   (SESSION_IDLE_TIMEOUT, SESSION_ABSOLUTE_TIMEOUT);
-- failed sign-ins are audit events, and the throttle counts them in the database, so every web
-  process sees the same count.
+- failed sign-ins are audit events (naming the account only when it exists), and the throttle
+  (throttle.py) counts attempts in the database, atomically, so every web process sees one count;
+- two-factor codes and set-up links are claimed once (totp.py); sensitive account changes ask
+  for the acting admin's password again (a step-up, valid STEP_UP_LIFETIME seconds).
 """
 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
-import pyotp
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
 from .. import audit
-from ..extensions import csrf, db, login_manager
-from ..models import AuditEvent, User, utcnow
-from . import bp
-from .forms import CodeForm, LoginForm, PasswordChangeForm, TwoFactorOffForm, TwoFactorOnForm
+from ..extensions import csrf, db, limiter, login_manager
+from ..models import User, utcnow
+from . import bp, throttle, totp
+from .forms import (
+    CodeForm,
+    LoginForm,
+    PasswordChangeForm,
+    SetupForm,
+    StepUpForm,
+    TwoFactorOffForm,
+    TwoFactorOnForm,
+)
 
 LOGIN_AT = "staff_login_at"
 SEEN_AT = "staff_seen_at"
 PENDING = "staff_pending_sign_in"
-SETUP_SECRET = "staff_totp_setup"
+STEP_UP_AT = "staff_step_up_at"
+# A set-up link whose password was confirmed in this browser: the link's hash and the time.
+SETUP_CONFIRMED = "staff_setup_confirmed"
 # How long the second step of signing in (the code) may wait after the password.
 PENDING_LIFETIME = 5 * 60
 
 SIGN_IN_FAILED = "The email address or password is not right"
+# Who a failed sign-in for an account that does not exist is recorded as: never the typed text.
+UNKNOWN_ACCOUNT = "unknown account"
 CODE_FAILED = "The code is not right: enter the code your authenticator app shows now"
 
 
@@ -137,20 +149,37 @@ def safe_next(target: str | None) -> str | None:
 
 # --- The throttle and the password check -----------------------------------------------------
 
+# One request limit per client address for every step of signing in (POSTs only: showing the
+# form costs nothing), on top of the per-account throttle in the database.
+sign_in_limit = limiter.shared_limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="staff-sign-in", methods=["POST"]
+)
 
-def too_many_failures(email: str, ip: str | None) -> bool:
-    """True when this account, or this address, failed to sign in too often within the window."""
-    config = current_app.config
-    since = utcnow() - timedelta(seconds=config["LOGIN_FAILURE_WINDOW"])
-    failures = (
-        select(func.count())
-        .select_from(AuditEvent)
-        .where(AuditEvent.action == "login.failed", AuditEvent.created_at >= since)
+
+def refuse(user: User | None, verdict: throttle.Verdict, step: str) -> None:
+    """Audit a refused attempt, once per address per window (the throttle says which one)."""
+    if verdict.first_refusal:
+        detail = {"step": step, "reason": verdict.reason}
+        record(
+            "login.blocked",
+            user=user,
+            actor=user.email if user else UNKNOWN_ACCOUNT,
+            target=user.email if user else None,
+            detail=detail,
+        )
+        commit()
+
+
+def record_failure(user: User | None, step: str, **detail: str) -> None:
+    """Audit a failed check: the account when it exists, never what was typed otherwise."""
+    record(
+        "login.failed",
+        user=user,
+        actor=user.email if user else UNKNOWN_ACCOUNT,
+        target=user.email if user else None,
+        detail={"step": step, **detail},
     )
-    limit = config["LOGIN_MAX_FAILURES"]
-    if (db.session.scalar(failures.where(AuditEvent.target == email)) or 0) >= limit:
-        return True
-    return ip is not None and (db.session.scalar(failures.where(AuditEvent.ip == ip)) or 0) >= limit
+    commit()
 
 
 @cache
@@ -166,32 +195,21 @@ def password_matches(user: User | None, password: str) -> bool:
     return user.check_password(password)
 
 
-def verify_code(user: User, secret: str, code: str) -> bool:
-    """A TOTP code of this step or the one either side, each accepted once (no replay)."""
-    totp = pyotp.TOTP(secret)
-    clock = now()
-    for drift in (0, -1, 1):
-        moment = clock + drift * totp.interval
-        if totp.verify(code, for_time=int(moment)):
-            step = int(moment // totp.interval)
-            if user.totp_last_step is not None and step <= user.totp_last_step:
-                return False
-            user.totp_last_step = step
-            return True
-    return False
+def step_up_fresh() -> bool:
+    """True when the signed-in admin entered their password again within STEP_UP_LIFETIME."""
+    confirmed = session.get(STEP_UP_AT)
+    lifetime = current_app.config["STEP_UP_LIFETIME"]
+    return isinstance(confirmed, int) and 0 <= now() - confirmed <= lifetime
 
 
 def provisioning(user: User, secret: str) -> dict[str, str]:
-    """What an authenticator app needs: the secret in groups of four, and the otpauth:// link."""
-    practice = current_app.extensions["practice"]
-    return {
-        "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
-        "uri": pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=practice.name),
-    }
+    """What an authenticator app needs (see totp.provisioning)."""
+    return totp.provisioning(user, secret)
 
 
 def complete_sign_in(user: User, target: str | None) -> Response:
     """Record the sign-in, then start a new session for this user."""
+    throttle.signed_in(user, request.remote_addr)
     user.last_login_at = utcnow()
     record("login.success", user=user, target=user.email)
     commit()  # no audit record, no sign-in
@@ -219,6 +237,7 @@ def _form_status(form: Any) -> int:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@sign_in_limit
 @csrf.exempt  # the form checks its own token, so an expired page can say so beside the form
 def login() -> Response | tuple[str, int]:
     target = safe_next(request.args.get("next"))
@@ -227,28 +246,35 @@ def login() -> Response | tuple[str, int]:
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("admin/login.html", form=form), _form_status(form)
-    email, ip = form.email.data, request.remote_addr
-    if too_many_failures(email, ip):
-        record("login.blocked", actor=email, target=email)
-        commit()
-        return render_template("admin/login.html", form=form, throttled=True), 429
-    user = db.session.scalar(select(User).where(User.email == email))
+    user = db.session.scalar(select(User).where(User.email == form.email.data))
+    verdict = throttle.check(user, request.remote_addr)
+    if not verdict.allowed:
+        refuse(user, verdict, "password")
+        return _throttled("admin/login.html", form, verdict)
     if not password_matches(user, form.password.data) or not user.active:
-        detail = {"step": "password"}
-        if user is not None and not user.active:
-            detail["account"] = "disabled"
-        record("login.failed", actor=email, target=email, detail=detail)
-        commit()
+        detail = {"account": "disabled"} if user is not None and not user.active else {}
+        record_failure(user, "password", **detail)
         form.email.errors.append(SIGN_IN_FAILED)
         return render_template("admin/login.html", form=form), 200
     if user.totp_secret or current_app.config["REQUIRE_2FA"]:
+        # The password was right: take its count back, but this address starts afresh only
+        # once the code is right too (a known password must not buy unlimited code guesses).
+        throttle.forgive(user, request.remote_addr)
+        commit()
         session.clear()
         session[PENDING] = {"user": user.get_id(), "at": int(now()), "next": target}
         return redirect(url_for(".login_code" if user.totp_secret else ".login_setup"), code=303)
     return complete_sign_in(user, target)
 
 
+def _throttled(template: str, form: Any, verdict: throttle.Verdict, **context: Any) -> tuple:
+    """The page again, saying that signing in is paused (429)."""
+    context.update(throttled=verdict.reason, wait=verdict.wait)
+    return render_template(template, form=form, **context), 429
+
+
 @bp.route("/login/code", methods=["GET", "POST"])
+@sign_in_limit
 @csrf.exempt
 def login_code() -> Response | tuple[str, int]:
     pending, user = _pending_sign_in()
@@ -257,50 +283,90 @@ def login_code() -> Response | tuple[str, int]:
     form = CodeForm()
     if not form.validate_on_submit():
         return render_template("admin/login_code.html", form=form), _form_status(form)
-    if too_many_failures(user.email, request.remote_addr):
-        record("login.blocked", user=user, target=user.email)
-        commit()
-        return render_template("admin/login_code.html", form=form, throttled=True), 429
-    if verify_code(user, user.totp_secret, form.code.data):
+    verdict = throttle.check(user, request.remote_addr)
+    if not verdict.allowed:
+        refuse(user, verdict, "code")
+        return _throttled("admin/login_code.html", form, verdict)
+    if totp.claim_code(db.session, user, form.code.data):
         session.pop(PENDING, None)
         return complete_sign_in(user, pending.get("next"))
-    record("login.failed", user=user, target=user.email, detail={"step": "code"})
-    commit()
+    db.session.rollback()
+    record_failure(user, "code")
     form.code.errors.append(CODE_FAILED)
     return render_template("admin/login_code.html", form=form), 200
 
 
-@bp.route("/login/two-factor", methods=["GET", "POST"])
-@csrf.exempt
-def login_setup() -> Response | tuple[str, int]:
-    """REQUIRE_2FA and no authenticator yet: set one up as the second step of signing in."""
-    pending, user = _pending_sign_in()
+@bp.get("/login/two-factor")
+def login_setup() -> Response | str:
+    """REQUIRE_2FA, the right password and no authenticator: only a set-up link leads on."""
+    _, user = _pending_sign_in()
     if user is None or user.totp_secret or not current_app.config["REQUIRE_2FA"]:
         return redirect(url_for(".login"))
-    secret = pending.get("secret") or pyotp.random_base32()
-    session[PENDING] = {**pending, "secret": secret}
+    return render_template("admin/login_setup.html")
+
+
+@bp.route("/setup/<token>", methods=["GET", "POST"])
+@sign_in_limit
+@csrf.exempt
+def setup_link(token: str) -> Response | tuple[str, int]:
+    """A one-time set-up link: the account's password, then a code from the new authenticator."""
+    user = totp.setup_link_user(db.session, token)
+    if user is None:
+        return render_template("admin/setup_link.html", invalid=True), 404
+    link = totp.token_hash(token)
+    confirmed = session.get(SETUP_CONFIRMED)
+    password_confirmed = (
+        isinstance(confirmed, dict)
+        and confirmed.get("link") == link
+        and now() - confirmed.get("at", 0) <= PENDING_LIFETIME
+        and user.totp_pending is not None
+    )
+    if not password_confirmed:
+        return _setup_password_step(user, link)
+    return _setup_code_step(user, link)
+
+
+def _setup_password_step(user: User, link: str) -> Response | tuple[str, int]:
+    form = SetupForm()
+    if not form.validate_on_submit():
+        page = render_template("admin/setup_link.html", user=user, password_form=form)
+        return page, _form_status(form)
+    verdict = throttle.check(user, request.remote_addr)
+    if not verdict.allowed:
+        refuse(user, verdict, "set-up link")
+        return _throttled("admin/setup_link.html", None, verdict, user=user, password_form=form)
+    if not user.check_password(form.password.data):
+        record_failure(user, "set-up link")
+        form.password.errors.append("The password is not right")
+        return render_template("admin/setup_link.html", user=user, password_form=form), 200
+    throttle.forgive(user, request.remote_addr)
+    # A new secret each time the password is confirmed: whoever saw the page before does not
+    # know the one that will be turned on.
+    totp.new_pending_secret(user)
+    commit()
+    session[SETUP_CONFIRMED] = {"link": link, "at": int(now())}
+    return redirect(request.path, code=303)
+
+
+def _setup_code_step(user: User, link: str) -> Response | tuple[str, int]:
+    secret = totp.pending_secret(user)
     form = CodeForm()
-    status = 200
-    if form.validate_on_submit():
-        if too_many_failures(user.email, request.remote_addr):
-            record("login.blocked", user=user, target=user.email)
-            commit()
-            return render_template(
-                "admin/login_setup.html", form=form, throttled=True, **provisioning(user, secret)
-            ), 429
-        if verify_code(user, secret, form.code.data):
-            user.totp_secret = secret
-            record("user.2fa_enabled", user=user, target=user.email)
-            session.pop(PENDING, None)
-            return complete_sign_in(user, pending.get("next"))
-        record("login.failed", user=user, target=user.email, detail={"step": "code"})
-        commit()
-        form.code.errors.append(CODE_FAILED)
-        status = 200
-    elif request.method == "POST":
-        status = _form_status(form)
-    page = render_template("admin/login_setup.html", form=form, **provisioning(user, secret))
-    return page, status
+    context = {"user": user, "code_form": form, **provisioning(user, secret)}
+    if not form.validate_on_submit():
+        return render_template("admin/setup_link.html", **context), _form_status(form)
+    verdict = throttle.check(user, request.remote_addr)
+    if not verdict.allowed:
+        refuse(user, verdict, "set-up code")
+        return _throttled("admin/setup_link.html", None, verdict, **context)
+    if totp.confirm_pending(db.session, user, form.code.data, setup_token_hash=link):
+        record("user.2fa_enabled", user=user, target=user.email, detail={"by": "set-up link"})
+        db.session.refresh(user)
+        session.pop(SETUP_CONFIRMED, None)
+        return complete_sign_in(user, None)
+    db.session.rollback()
+    record_failure(user, "set-up code")
+    form.code.errors.append(CODE_FAILED)
+    return render_template("admin/setup_link.html", **context), 200
 
 
 @bp.post("/logout")
@@ -330,20 +396,37 @@ def _account_page(
     )
 
 
+def _check_own_password(user: User, password: str, step: str) -> throttle.Verdict | bool:
+    """The signed-in user's password, asked again: throttled and audited like a sign-in.
+
+    Returns the throttle's refusal, or whether the password was right.
+    """
+    verdict = throttle.check(user, request.remote_addr)
+    if not verdict.allowed:
+        refuse(user, verdict, step)
+        return verdict
+    if not user.check_password(password):
+        record_failure(user, step)
+        return False
+    throttle.forgive(user, request.remote_addr)
+    return True
+
+
+def _too_many(page: Response | str | tuple) -> tuple:
+    flash("Too many failed attempts. Try again later.", "error")
+    return page, 429
+
+
 @bp.post("/account/password")
 def change_password() -> Response | tuple[str, int]:
     user = acting_user()
-    form = PasswordChangeForm()
+    form = PasswordChangeForm(account_email=user.email)
     if form.validate():
-        if too_many_failures(user.email, request.remote_addr):
-            flash("Too many failed attempts. Try again later.", "error")
-            return _account_page(password_form=form), 429
-        if not user.check_password(form.current_password.data):
-            record("login.failed", target=user.email, detail={"step": "password change"})
-            commit()
+        right = _check_own_password(user, form.current_password.data, "password change")
+        if isinstance(right, throttle.Verdict):
+            return _too_many(_account_page(password_form=form))
+        if not right:
             form.current_password.errors.append("Your current password is not right")
-        elif form.new_password.data.lower() == user.email:
-            form.new_password.errors.append("Password must not be your email address")
         else:
             user.set_password(form.new_password.data)  # replaces the session token
             record("user.password", target=user.email)
@@ -356,20 +439,25 @@ def change_password() -> Response | tuple[str, int]:
 
 @bp.route("/account/two-factor", methods=["GET", "POST"])
 def two_factor() -> Response | tuple[str, int] | str:
+    """Turn two-factor sign-in on: the pending secret is kept encrypted in the database."""
     user = acting_user()
     if user.totp_secret:
         return redirect(url_for(".account"))
-    secret = session.get(SETUP_SECRET) or pyotp.random_base32()
-    session[SETUP_SECRET] = secret
+    if current_app.config["REQUIRE_2FA"]:
+        # This session was opened with a password alone: it may not choose the authenticator.
+        return render_template("admin/two_factor.html", needs_link=True)
+    secret = totp.pending_secret(user)
+    commit()
     form = TwoFactorOnForm()
     if form.validate_on_submit():
-        if verify_code(user, secret, form.code.data):
-            user.totp_secret = secret
+        if totp.confirm_pending(db.session, user, form.code.data):
             record("user.2fa_enabled", target=user.email)
             commit()
-            session.pop(SETUP_SECRET, None)
-            flash("Two-factor sign-in is on.", "success")
+            db.session.refresh(user)
+            login_user(user, remember=False)  # this session carries the new token; others end
+            flash("Two-factor sign-in is on. You were signed out everywhere else.", "success")
             return redirect(url_for(".account"), code=303)
+        db.session.rollback()
         form.code.errors.append(CODE_FAILED)
     status = 422 if request.method == "POST" else 200
     return render_template("admin/two_factor.html", form=form, **provisioning(user, secret)), status
@@ -377,23 +465,56 @@ def two_factor() -> Response | tuple[str, int] | str:
 
 @bp.post("/account/two-factor/off")
 def two_factor_off() -> Response | tuple[str, int]:
+    """Turn two-factor sign-in off: the password and a current code, then other sessions end."""
     user = acting_user()
     form = TwoFactorOffForm()
     if current_app.config["REQUIRE_2FA"]:
         abort(403)
     if form.validate():
+        if user.totp_secret and not form.code.data:
+            form.code.errors.append("Enter the 6-digit code from your authenticator app")
+            return _account_page(off_form=form), 422
         # The same throttle as signing in: a taken-over session must not try passwords freely.
-        if too_many_failures(user.email, request.remote_addr):
-            flash("Too many failed attempts. Try again later.", "error")
-            return _account_page(off_form=form), 429
-        if user.check_password(form.password.data):
+        right = _check_own_password(user, form.password.data, "two-factor off")
+        if isinstance(right, throttle.Verdict):
+            return _too_many(_account_page(off_form=form))
+        if not right:
+            form.password.errors.append("Your current password is not right")
+        elif user.totp_secret and not totp.claim_code(db.session, user, form.code.data):
+            db.session.rollback()
+            record_failure(user, "two-factor off code")
+            form.code.errors.append(CODE_FAILED)
+        else:
             user.totp_secret = None
             user.totp_last_step = None
+            user.totp_pending = None
+            user.end_sessions()
             record("user.2fa_disabled", target=user.email)
             commit()
-            flash("Two-factor sign-in is off.", "success")
+            login_user(user, remember=False)  # this session carries the new token; others end
+            flash("Two-factor sign-in is off. You were signed out everywhere else.", "success")
             return redirect(url_for(".account"), code=303)
-        record("login.failed", target=user.email, detail={"step": "two-factor off"})
-        commit()
-        form.password.errors.append("Your current password is not right")
     return _account_page(off_form=form), 422
+
+
+@bp.route("/confirm-password", methods=["GET", "POST"])
+@sign_in_limit
+def step_up() -> Response | tuple[str, int]:
+    """An admin enters their password again before a sensitive account change."""
+    user = acting_user()
+    target = safe_next(request.args.get("next")) or url_for(".users")
+    form = StepUpForm()
+    status = 200
+    if form.validate_on_submit():
+        right = _check_own_password(user, form.password.data, "step-up")
+        if isinstance(right, throttle.Verdict):
+            return _too_many(render_template("admin/step_up.html", form=form))
+        if right:
+            commit()
+            session[STEP_UP_AT] = int(now())
+            return redirect(target, code=303)
+        form.password.errors.append("Your password is not right")
+        status = 422
+    elif request.method == "POST":
+        status = 422
+    return render_template("admin/step_up.html", form=form), status

@@ -20,6 +20,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import (
+    AnyOf,
     DataRequired,
     EqualTo,
     InputRequired,
@@ -81,8 +82,10 @@ def staff_email(form: FlaskForm, field: Field) -> None:
 
 
 def strong_password(form: FlaskForm, field: Field) -> None:
-    """At least 12 characters and not in the shipped list of common passwords."""
-    email = getattr(getattr(form, "email", None), "data", None)
+    """The one password rule (passwords.py), for the account the form is about."""
+    email = getattr(form, "account_email", None)
+    if email is None and hasattr(form, "email"):
+        email = form.email.data
     problem = password_problem(field.data or "", email)
     if problem:
         raise ValidationError(problem)
@@ -247,6 +250,11 @@ def current_password_field() -> PasswordField:
 class PasswordChangeForm(FlaskForm):
     """A user changes their own password."""
 
+    def __init__(self, *args, account_email: str | None = None, **kwargs):
+        # The rule refuses a password built from the account's email, so it must know it.
+        self.account_email = account_email
+        super().__init__(*args, **kwargs)
+
     current_password = current_password_field()
     new_password = PasswordField(
         "New password", validators=[DataRequired("Enter a new password"), strong_password]
@@ -267,9 +275,40 @@ class TwoFactorOnForm(FlaskForm):
 
 
 class TwoFactorOffForm(FlaskForm):
-    """Turning two-factor sign-in off takes the password."""
+    """Turning two-factor sign-in off takes the password and a current code."""
 
     password = current_password_field()
+    code = StringField(
+        "Authentication code",
+        filters=[digits_only],
+        validators=[
+            Optional(),
+            Regexp(r"^\d{6}$", message="Enter the 6-digit code from your authenticator app"),
+        ],
+    )
+
+
+class SetupForm(FlaskForm):
+    """A set-up link asks for the account's password before it shows a new authenticator key."""
+
+    password = PasswordField(
+        "Password", validators=[DataRequired("Enter your password"), Length(max=MAX_LENGTH)]
+    )
+
+
+class StepUpForm(FlaskForm):
+    """An admin's own password, asked again before a sensitive account change."""
+
+    password = PasswordField(
+        "Your password", validators=[DataRequired("Enter your password"), Length(max=MAX_LENGTH)]
+    )
+
+
+class RoleForm(FlaskForm):
+    """Change another account's role."""
+
+    email = HiddenField(validators=[InputRequired(), Length(max=254)])
+    role = HiddenField(validators=[InputRequired(), AnyOf(["staff", "admin"])])
 
 
 class NewUserForm(FlaskForm):

@@ -1,4 +1,10 @@
-"""Admins manage staff accounts: list, add, disable and enable them."""
+"""Admins manage staff accounts: list, add, change roles, disable and enable them, and create
+one-time two-factor set-up links.
+
+Adding or promoting an admin, changing another account's role and disabling an admin ask for
+the acting admin's password again (a step-up, valid STEP_UP_LIFETIME seconds): a session left
+open, or taken over, cannot make a new admin by itself.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +14,31 @@ from werkzeug.wrappers import Response
 
 from ..extensions import db
 from ..models import User
-from . import bp
-from .auth import acting_user, commit, record
-from .forms import NewUserForm, UserActionForm
+from . import bp, totp
+from .auth import acting_user, commit, record, step_up_fresh
+from .forms import NewUserForm, RoleForm, UserActionForm
+
+STEP_UP_NEEDED = "Enter your password again to add an admin, change a role or disable an admin."
 
 
-def users_page(form: NewUserForm | None = None, status: int = 200) -> tuple[str, int]:
+def users_page(
+    form: NewUserForm | None = None, status: int = 200, setup_link: tuple[str, str] | None = None
+) -> tuple[str, int]:
     users = db.session.scalars(select(User).order_by(User.email)).all()
     return render_template(
         "admin/users.html",
         users=users,
         form=form or NewUserForm(formdata=None),
         action_form=UserActionForm(formdata=None),
+        step_up_fresh=step_up_fresh(),
+        setup_link=setup_link,
     ), status
+
+
+def ask_step_up() -> Response:
+    """Send the admin to enter their password again, then back to the accounts page."""
+    flash(STEP_UP_NEEDED, "info")
+    return redirect(url_for(".step_up", next=url_for(".users")), code=303)
 
 
 @bp.get("/users")
@@ -33,6 +51,8 @@ def create_user() -> Response | tuple[str, int]:
     form = NewUserForm()
     if not form.validate():
         return users_page(form, 422)
+    if form.role.data == "admin" and not step_up_fresh():
+        return ask_step_up()
     if db.session.scalar(select(User).where(User.email == form.email.data)) is not None:
         form.email.errors.append("There is already an account with this email address")
         return users_page(form, 422)
@@ -42,6 +62,25 @@ def create_user() -> Response | tuple[str, int]:
     record("user.created", target=user.email, detail={"role": user.role})
     commit()
     flash(f"Account {user.email} added.", "success")
+    return redirect(url_for(".users"), code=303)
+
+
+@bp.post("/users/role")
+def change_role() -> Response:
+    form = RoleForm()
+    user = db.session.scalar(select(User).where(User.email == (form.email.data or "")))
+    if not form.validate() or user is None:
+        flash("That account was not found.", "error")
+    elif user.id == acting_user().id:
+        flash("You cannot change your own role.", "error")
+    elif not step_up_fresh():
+        return ask_step_up()
+    elif user.role != form.role.data:
+        old, user.role = user.role, form.role.data
+        user.end_sessions()  # the account's sessions start again with the new role
+        record("user.role", target=user.email, detail={"from": old, "to": user.role})
+        commit()
+        flash(f"{user.email} is now {'an admin' if user.role == 'admin' else 'staff'}.", "success")
     return redirect(url_for(".users"), code=303)
 
 
@@ -62,6 +101,8 @@ def _set_active(active: bool) -> Response:
         flash("That account was not found.", "error")
     elif user.id == acting_user().id:
         flash("You cannot disable your own account.", "error")
+    elif not active and user.is_admin and user.active and not step_up_fresh():
+        return ask_step_up()
     elif user.active != active:
         user.active = active
         user.end_sessions()  # a disabled user is signed out everywhere at once
@@ -69,3 +110,21 @@ def _set_active(active: bool) -> Response:
         commit()
         flash(f"Account {user.email} {'enabled' if active else 'disabled'}.", "success")
     return redirect(url_for(".users"), code=303)
+
+
+@bp.post("/users/setup-link")
+def create_setup_link() -> Response | tuple[str, int]:
+    """A one-time link with which an account without an authenticator sets one up."""
+    form = UserActionForm()
+    user = db.session.scalar(select(User).where(User.email == (form.email.data or "")))
+    if not form.validate() or user is None or not user.active:
+        flash("That account was not found.", "error")
+        return redirect(url_for(".users"), code=303)
+    if user.totp_secret:
+        flash(f"{user.email} already has two-factor sign-in.", "error")
+        return redirect(url_for(".users"), code=303)
+    link = totp.create_setup_link(user)
+    record("user.setup_link", target=user.email)
+    commit()
+    # Shown on this page only, never flashed: a flash would put the link in the session cookie.
+    return users_page(setup_link=(user.email, link))
