@@ -13,6 +13,7 @@ from flask import Flask
 from . import config as default_config
 from . import errors, logs, security
 from .extensions import HttpsSessionInterface, csrf, db, limiter, login_manager, mail, migrate
+from .firstrun import first_admin_hint
 from .practice import format_phone, load_practice
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -53,6 +54,10 @@ def load_settings(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env("PORTAL")
+        if app.config["PUBLIC_BASE_URL"] == default_config.PUBLIC_BASE_URL:
+            # `make run PORT=8080` (or `portal run --port`, through Flask's FLASK_RUN_* variables):
+            # the links in staff emails follow the development server unless the URL was set.
+            app.config["PUBLIC_BASE_URL"] = development_base_url()
     else:
         app.config.from_mapping(test_config)
 
@@ -79,6 +84,18 @@ def load_settings(app: Flask, test_config: Mapping[str, Any] | None) -> None:
             f"in {Path(app.instance_path) / 'config.py'}, to a long random value, e.g. the output "
             'of: python -c "import secrets; print(secrets.token_hex(32))"'
         )
+
+
+def development_base_url() -> str:
+    """The development server's own address, from Flask's FLASK_RUN_HOST and FLASK_RUN_PORT."""
+    host = os.environ.get("FLASK_RUN_HOST") or "127.0.0.1"
+    if host in ("0.0.0.0", "::", ""):
+        # Listening on every interface: this machine's loopback address is the one that works here.
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    port = os.environ.get("FLASK_RUN_PORT") or "5000"
+    return f"http://{host}:{port}"
 
 
 def register_extensions(app: Flask) -> None:
@@ -118,6 +135,7 @@ def register_templates(app: Flask) -> None:
         return value.astimezone(practice.zone).strftime(fmt)
 
     app.add_template_filter(format_phone, "phone")
+    app.add_template_global(first_admin_hint)
 
 
 def register_commands(app: Flask) -> None:
