@@ -7,8 +7,8 @@ PORTAL := $(BIN)/portal
 # front-desk emails (PUBLIC_BASE_URL follows them unless it is set) agree on the address.
 HOST ?= 127.0.0.1
 PORT ?= 5000
-export FLASK_RUN_HOST := $(HOST)
-export FLASK_RUN_PORT := $(PORT)
+run: export FLASK_RUN_HOST := $(HOST)
+run: export FLASK_RUN_PORT := $(PORT)
 # The instance folder: PORTAL_INSTANCE_PATH when set (as the portal itself reads it), else instance/.
 INSTANCE := $(or $(PORTAL_INSTANCE_PATH),instance)
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import Flask
 
+from . import assets, errors, logs, security
 from . import config as default_config
-from . import errors, logs, security
 from .extensions import HttpsSessionInterface, csrf, db, limiter, login_manager, mail, migrate
 from .firstrun import first_admin_hint
 from .practice import format_phone, load_practice
@@ -36,6 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_templates(app)
+    assets.register(app)
     errors.register(app)
     security.register(app)  # last: ProxyFix must wrap everything else
     register_commands(app)

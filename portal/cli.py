@@ -340,3 +340,38 @@ def welcome_command() -> None:
         lines.append(f"  Email           written as .eml files to {folder}/")
     lines += ["  Stop            Ctrl-C (stops the web server and the mail worker)", ""]
     click.echo("\n".join(lines))
+
+
+# --- flask --app portal profile check -------------------------------------------------------------
+# A plugin command (pyproject's flask.commands entry point), not one of the app's: it must work
+# when the profile is so wrong that the app refuses to start.
+
+profile_cli = click.Group("profile", help="The practice profile (instance/practice.toml).")
+
+
+@profile_cli.command("check")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The profile to check (default: practice.toml in the instance folder).",
+)
+def profile_check(path: Path | None) -> None:
+    """Validate the practice profile and say what is wrong with it, every problem at once."""
+    from flask import Flask
+
+    from .practice import ProfileError, check_profile
+
+    # The portal's instance folder, found as create_app finds it, without starting the app.
+    instance = Path(
+        Flask("portal", instance_path=os.environ.get("PORTAL_INSTANCE_PATH")).instance_path
+    )
+    path = path or instance / "practice.toml"
+    if not path.exists():
+        click.echo(f"{path} does not exist: the portal uses the default profile.")
+        return
+    try:
+        practice = check_profile(path, path.parent)
+    except ProfileError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{path}: the profile is valid ({practice.name}).")

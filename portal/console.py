@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup
 def main() -> None:
     """Run `portal run`, `portal users create …`, `portal outbox status`: `flask --app portal`."""
     from . import create_app
+    from .cli import profile_cli
 
     # FlaskGroup gives the built-in run, shell and routes commands, the app's own command groups
     # and --version, and loads .flaskenv/.env when python-dotenv is installed, as `flask` does.
@@ -16,4 +17,5 @@ def main() -> None:
         create_app=lambda: create_app(),
         help="The practice portal's commands (the same as flask --app portal …).",
     )
+    cli.add_command(profile_cli)  # also a flask.commands plugin; here without reinstalling
     cli.main(prog_name="portal")
