@@ -14,6 +14,7 @@ from . import assets, errors, logs, security
 from . import config as default_config
 from .extensions import HttpsSessionInterface, csrf, db, limiter, login_manager, mail, migrate
 from .firstrun import first_admin_hint
+from .notices import notice_href
 from .practice import format_phone, load_practice
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -137,6 +138,7 @@ def register_templates(app: Flask) -> None:
 
     app.add_template_filter(format_phone, "phone")
     app.add_template_global(first_admin_hint)
+    app.add_template_global(notice_href)
 
 
 def register_commands(app: Flask) -> None:

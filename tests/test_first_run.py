@@ -48,7 +48,7 @@ def test_portal_command_runs_the_same_commands_as_flask_app_portal(tmp_path: Pat
     assert ours.stdout == flask.stdout
     assert "oldest pending: none" in ours.stdout
     listed = subprocess.run([portal, "--help"], env=env, capture_output=True, text=True).stdout
-    for command in ("run", "users", "outbox", "export", "purge", "db"):
+    for command in ("run", "users", "outbox", "export", "purge", "db", "profile"):
         assert f"  {command} " in listed, f"`portal {command}` is missing:\n{listed}"
 
 
