@@ -215,3 +215,64 @@ def test_submission_count_is_unchanged_by_page_views(app, live_server, page: Pag
     page.reload()
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+PATIENT_PAGES = ("/", "/request-an-appointment", "/contact-us")
+
+
+def test_emergency_notice_is_in_the_first_screen_of_a_phone(live_server, page: Page):
+    page.set_viewport_size({"width": 375, "height": 667})
+    for path in PATIENT_PAGES:
+        page.goto(f"{live_server}{path}")
+        notice = page.get_by_text("In an emergency, call 911.", exact=True).first
+        box = notice.bounding_box()
+        assert box is not None, path
+        assert box["y"] + box["height"] <= 667, f"{path}: the 911 notice ends at {box}"
+
+
+def test_phone_numbers_never_wrap_inside_the_number(live_server, page: Page):
+    page.set_viewport_size({"width": 320, "height": 800})
+    for path in (*PATIENT_PAGES, "/notices/billing-disclosure"):
+        page.goto(f"{live_server}{path}")
+        phones = page.locator('a[href^="tel:"]')
+        assert phones.count() >= 2, path
+        for index in range(phones.count()):
+            lines = phones.nth(index).evaluate("a => a.getClientRects().length")
+            assert lines == 1, f"{path}: phone link {index} is broken over {lines} lines"
+
+
+def test_radios_and_checkboxes_are_at_least_40_pixels(live_server, page: Page):
+    page.goto(f"{live_server}/request-an-appointment")
+    controls = page.locator('input[type="radio"], input[type="checkbox"]')
+    assert controls.count() > 10
+    for index in range(controls.count()):
+        box = controls.nth(index).bounding_box()
+        assert box and box["width"] >= 40 and box["height"] >= 40, box
+
+
+TARGET_SIZE = """(scope) => [...document.querySelectorAll(scope + ' a, ' + scope + ' button')]
+    .filter(e => e.offsetParent !== null)
+    .map(e => { const r = e.getBoundingClientRect();
+                return {text: e.textContent.trim(), x: r.x, y: r.y, w: r.width, h: r.height}; })"""
+
+
+@pytest.mark.parametrize("width", [320, 1280])
+def test_header_and_footer_targets_are_24_pixels_and_spaced(live_server, page: Page, width):
+    """WCAG 2.2 2.5.8: each target at least 24 x 24 px, and no two targets overlap."""
+    page.set_viewport_size({"width": width, "height": 800})
+    for path in PATIENT_PAGES:
+        page.goto(f"{live_server}{path}")
+        for scope in ("header", "footer"):
+            targets = page.evaluate(TARGET_SIZE, scope)
+            assert targets, f"{path} {scope}"
+            for t in targets:
+                assert t["h"] >= 24 and t["w"] >= 24, f"{path} {scope} at {width}px: {t}"
+            for i, a in enumerate(targets):
+                for b in targets[i + 1 :]:
+                    apart = (
+                        a["x"] + a["w"] <= b["x"]
+                        or b["x"] + b["w"] <= a["x"]
+                        or a["y"] + a["h"] <= b["y"]
+                        or b["y"] + b["h"] <= a["y"]
+                    )
+                    assert apart, f"{path} {scope} at {width}px: {a} overlaps {b}"
