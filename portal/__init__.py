@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +135,13 @@ def register_templates(app: Flask) -> None:
     @app.template_filter("local_time")
     def local_time(value: datetime, fmt: str = "%B %-d, %Y at %-I:%M %p %Z") -> str:
         return value.astimezone(practice.zone).strftime(fmt)
+
+    @app.template_filter("iso_time")
+    def iso_time(value: datetime) -> str:
+        # <time datetime>: whole seconds in UTC; the HTML checker refuses microseconds.
+        if value.tzinfo is None:  # SQLite gives back naive UTC times
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat(timespec="seconds")
 
     app.add_template_filter(format_phone, "phone")
     app.add_template_global(first_admin_hint)

@@ -183,6 +183,44 @@ class Practice:
         """The postal address, one line per item."""
         return [self.name, f"{self.street},", f"{self.city}, {self.state} {self.postal_code}"]
 
+    def schema_org(self, url: str) -> dict[str, Any]:
+        """The practice as schema.org MedicalClinic, for the home page's JSON-LD block."""
+        clinic: dict[str, Any] = {
+            "@context": "https://schema.org",
+            "@type": "MedicalClinic",
+            "name": self.name,
+            "url": url,
+            "telephone": self.phone,
+            "address": {
+                "@type": "PostalAddress",
+                "streetAddress": self.street,
+                "addressLocality": self.city,
+                "addressRegion": self.state,
+                "postalCode": self.postal_code,
+                "addressCountry": "US" if self.phone.startswith("+1") else None,
+            },
+        }
+        if clinic["address"]["addressCountry"] is None:
+            del clinic["address"]["addressCountry"]
+        if self.website_url:
+            clinic["sameAs"] = [self.website_url]
+        if self.physicians:
+            clinic["employee"] = [{"@type": "Physician", "name": n} for n in self.physicians]
+        if isinstance(self.hours, OpeningHours):
+            clinic["openingHoursSpecification"] = [
+                {
+                    "@type": "OpeningHoursSpecification",
+                    "dayOfWeek": f"https://schema.org/{DAY_NAMES[index]}",
+                    "opens": opens.strftime("%H:%M"),
+                    "closes": closes.strftime("%H:%M"),
+                }
+                for index, day in enumerate(DAYS)
+                for opens, closes in self.hours.days.get(day, [])
+            ]
+        elif self.hours:
+            clinic["openingHours"] = self.hours  # free text: schema.org takes it as written
+        return clinic
+
     def notice(self, slug: str) -> Notice | None:
         """The legal notice with this slug, if the practice has one."""
         return next((n for n in self.notices if n.slug == slug), None)
