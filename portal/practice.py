@@ -204,8 +204,6 @@ class Practice:
             del clinic["address"]["addressCountry"]
         if self.website_url:
             clinic["sameAs"] = [self.website_url]
-        if self.physicians:
-            clinic["employee"] = [{"@type": "Physician", "name": n} for n in self.physicians]
         if isinstance(self.hours, OpeningHours):
             clinic["openingHoursSpecification"] = [
                 {
