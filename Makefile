@@ -2,7 +2,15 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-FLASK := $(BIN)/flask --app portal
+PORTAL := $(BIN)/portal
+# `make run HOST=0.0.0.0 PORT=8080`: Flask's own variables, so `portal run` and the links in the
+# front-desk emails (PUBLIC_BASE_URL follows them unless it is set) agree on the address.
+HOST ?= 127.0.0.1
+PORT ?= 5000
+run: export FLASK_RUN_HOST := $(HOST)
+run: export FLASK_RUN_PORT := $(PORT)
+# The instance folder: PORTAL_INSTANCE_PATH when set (as the portal itself reads it), else instance/.
+INSTANCE := $(or $(PORTAL_INSTANCE_PATH),instance)
 
 .PHONY: run test
 
@@ -16,10 +24,18 @@ $(BIN)/.installed: pyproject.toml
 # beside the web server, both stopped together with Ctrl-C.
 run: $(BIN)/.installed
 	@# A random secret key for this checkout, kept in the instance folder (ignored by git).
-	@test -f instance/config.py || $(BIN)/python -c \
-	  "import secrets; print('SECRET_KEY = %r' % secrets.token_hex(32))" > instance/config.py
-	$(FLASK) db upgrade
-	$(FLASK) outbox run & worker=$$!; trap 'kill $$worker' EXIT INT TERM; $(FLASK) run
+	@mkdir -p $(INSTANCE)
+	@test -f $(INSTANCE)/config.py || $(BIN)/python -c \
+	  "import secrets; print('SECRET_KEY = %r' % secrets.token_hex(32))" > $(INSTANCE)/config.py
+	@$(PORTAL) db upgrade
+	@$(PORTAL) welcome
+	@# Ctrl-C reaches both processes (one process group): each stops itself, the EXIT trap only
+	@# cleans up quietly after another way out, and an ending by signal counts as success, so
+	@# make prints no error; a real failure of the web server (port in use) still fails.
+	@$(PORTAL) outbox run & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	  trap 'exit 0' INT TERM; \
+	  $(PORTAL) run || [ $$? -ge 128 ]
 
 test: $(BIN)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)

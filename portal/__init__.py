@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,9 +12,12 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy.engine import make_url
 
+from . import assets, errors, logs, security
 from . import config as default_config
-from . import errors, logs, security, storage
+from . import assets, errors, logs, security, storage
 from .extensions import HttpsSessionInterface, csrf, db, limiter, login_manager, mail, migrate
+from .firstrun import first_admin_hint
+from .notices import notice_href
 from .practice import format_phone, load_practice
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -38,6 +41,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_templates(app)
+    assets.register(app)
     errors.register(app)
     security.register(app)  # last: ProxyFix must wrap everything else
     register_commands(app)
@@ -56,6 +60,10 @@ def load_settings(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env("PORTAL")
+        if app.config["PUBLIC_BASE_URL"] == default_config.PUBLIC_BASE_URL:
+            # `make run PORT=8080` (or `portal run --port`, through Flask's FLASK_RUN_* variables):
+            # the links in staff emails follow the development server unless the URL was set.
+            app.config["PUBLIC_BASE_URL"] = development_base_url()
     else:
         app.config.from_mapping(test_config)
 
@@ -136,6 +144,18 @@ def warn_about_settings(app: Flask) -> None:
         storage.warn_if_shared(Path(url.database), app.logger)
 
 
+def development_base_url() -> str:
+    """The development server's own address, from Flask's FLASK_RUN_HOST and FLASK_RUN_PORT."""
+    host = os.environ.get("FLASK_RUN_HOST") or "127.0.0.1"
+    if host in ("0.0.0.0", "::", ""):
+        # Listening on every interface: this machine's loopback address is the one that works here.
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    port = os.environ.get("FLASK_RUN_PORT") or "5000"
+    return f"http://{host}:{port}"
+
+
 def register_extensions(app: Flask) -> None:
     """Bind every extension from extensions.py to this app."""
     from . import database  # noqa: F401  -- installs the SQLite durability settings
@@ -172,7 +192,16 @@ def register_templates(app: Flask) -> None:
     def local_time(value: datetime, fmt: str = "%B %-d, %Y at %-I:%M %p %Z") -> str:
         return value.astimezone(practice.zone).strftime(fmt)
 
+    @app.template_filter("iso_time")
+    def iso_time(value: datetime) -> str:
+        # <time datetime>: whole seconds in UTC; the HTML checker refuses microseconds.
+        if value.tzinfo is None:  # SQLite gives back naive UTC times
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat(timespec="seconds")
+
     app.add_template_filter(format_phone, "phone")
+    app.add_template_global(first_admin_hint)
+    app.add_template_global(notice_href)
 
 
 def register_commands(app: Flask) -> None:

@@ -29,6 +29,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(export_command)
     app.cli.add_command(purge_command)
+    app.cli.add_command(welcome_command)
 
 
 # --- flask --app portal outbox run | status | retry-failed --------------------------------------
@@ -397,3 +398,73 @@ def purge_command(days: int | None, dry_run: bool) -> None:
 
 def _count(statement: Select) -> int:
     return db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+
+
+# --- flask --app portal welcome: the first screen of `make run` -----------------------------------
+
+
+@click.command("welcome")
+@with_appcontext
+def welcome_command() -> None:
+    """Say where the pages, the staff area and the emails are, and how to make the first admin."""
+    from . import development_base_url
+
+    local = development_base_url()
+    mail = current_app.config["MAIL_SERVER"]
+    has_staff = db.session.scalar(select(func.count()).select_from(User)) or 0
+    lines = [
+        "",
+        f"  {current_app.extensions['practice'].name}: the portal is starting.",
+        "",
+        f"  Patient pages   {local}/",
+        f"                  {local}/request-an-appointment",
+        f"                  {local}/contact-us",
+        f"  Staff area      {local}/admin/",
+    ]
+    if not has_staff:
+        lines += [
+            "  First admin     in another terminal, in this folder:",
+            "                  .venv/bin/portal users create you@practice.example --role admin",
+        ]
+    if mail:
+        lines.append(f"  Email           sent through {mail}:{current_app.config['MAIL_PORT']}")
+    else:
+        folder = Path(current_app.instance_path) / "mail"
+        lines.append(f"  Email           written as .eml files to {folder}/")
+    lines += ["  Stop            Ctrl-C (stops the web server and the mail worker)", ""]
+    click.echo("\n".join(lines))
+
+
+# --- flask --app portal profile check -------------------------------------------------------------
+# A plugin command (pyproject's flask.commands entry point), not one of the app's: it must work
+# when the profile is so wrong that the app refuses to start.
+
+profile_cli = click.Group("profile", help="The practice profile (instance/practice.toml).")
+
+
+@profile_cli.command("check")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The profile to check (default: practice.toml in the instance folder).",
+)
+def profile_check(path: Path | None) -> None:
+    """Validate the practice profile and say what is wrong with it, every problem at once."""
+    from flask import Flask
+
+    from .practice import ProfileError, check_profile
+
+    # The portal's instance folder, found as create_app finds it, without starting the app.
+    instance = Path(
+        Flask("portal", instance_path=os.environ.get("PORTAL_INSTANCE_PATH")).instance_path
+    )
+    path = path or instance / "practice.toml"
+    if not path.exists():
+        click.echo(f"{path} does not exist: the portal uses the default profile.")
+        return
+    try:
+        practice = check_profile(path, path.parent)
+    except ProfileError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{path}: the profile is valid ({practice.name}).")

@@ -56,6 +56,12 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
+# Origins allowed to show the portal's pages in a frame (the practice's own website), e.g.
+# ["https://www.practice.example"]; they replace 'none' in the policy's frame-ancestors. Empty:
+# no site may frame the portal. The framing site must be the same site as the portal (e.g.
+# www.practice.example and portal.practice.example): browsers withhold the portal's session
+# cookie, and with it the form's CSRF check, from a frame on another site.
+FRAME_ANCESTORS: list[str] = []
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
     "microphone=(), payment=(), usb=()"

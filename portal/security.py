@@ -9,6 +9,7 @@ request's ``Host`` header, which a client chooses.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, request
@@ -26,15 +27,20 @@ def register(app: Flask) -> None:
         # address of X-Forwarded-For is the client's; anything a client put before it is ignored.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
+    ancestors = frame_ancestors(app.config["FRAME_ANCESTORS"])
     static_headers = {
-        "Content-Security-Policy": app.config["CONTENT_SECURITY_POLICY"],
+        "Content-Security-Policy": with_frame_ancestors(
+            app.config["CONTENT_SECURITY_POLICY"], ancestors
+        ),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "strict-origin-when-cross-origin",
         "Permissions-Policy": app.config["PERMISSIONS_POLICY"],
-        # For browsers that predate frame-ancestors.
-        "X-Frame-Options": "DENY",
         "Cross-Origin-Opener-Policy": "same-origin",
     }
+    if not ancestors:
+        # For browsers that predate frame-ancestors. It cannot name several origins, so with
+        # FRAME_ANCESTORS set the CSP alone decides (every current browser reads it).
+        static_headers["X-Frame-Options"] = "DENY"
     hsts = f"max-age={int(app.config['HSTS_MAX_AGE'])}"
 
     @app.after_request
@@ -59,3 +65,29 @@ def same_site_location(location: str) -> str:
     # One leading slash: "//evil.example/x" would be read as another host.
     path = "/" + parts.path.lstrip("/")
     return urlunsplit(("", "", path, parts.query, parts.fragment))
+
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def frame_ancestors(origins: object) -> list[str]:
+    """FRAME_ANCESTORS checked: a list of origins such as "https://www.practice.example"."""
+    if isinstance(origins, str) or not isinstance(origins, list | tuple):
+        raise RuntimeError(
+            'FRAME_ANCESTORS must be a list of origins, e.g. ["https://www.practice.example"]'
+        )
+    for origin in origins:
+        if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
+            raise RuntimeError(
+                f"FRAME_ANCESTORS: {origin!r} is not an origin such as "
+                '"https://www.practice.example" (scheme and host, no path)'
+            )
+    return list(origins)
+
+
+def with_frame_ancestors(policy: str, ancestors: list[str]) -> str:
+    """The policy with its frame-ancestors directive set from FRAME_ANCESTORS ('none' if empty)."""
+    directive = "frame-ancestors " + (" ".join(ancestors) if ancestors else "'none'")
+    parts = [p.strip() for p in policy.split(";") if p.strip()]
+    kept = [p for p in parts if not p.lower().startswith("frame-ancestors")]
+    return "; ".join([*kept, directive])

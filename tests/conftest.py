@@ -133,6 +133,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def stop_nu_checker() -> Iterator[None]:
+    """The Nu HTML checker starts with the first page it checks; it stops with the test run."""
+    yield
+    from .browser import nu_checker
+
+    nu_checker.stop()
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     """Launch Debian's Chromium, never a downloaded browser."""

@@ -215,3 +215,152 @@ def test_submission_count_is_unchanged_by_page_views(app, live_server, page: Pag
     page.reload()
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+PATIENT_PAGES = ("/", "/request-an-appointment", "/contact-us")
+
+
+def test_emergency_notice_is_in_the_first_screen_of_a_phone(live_server, page: Page):
+    page.set_viewport_size({"width": 375, "height": 667})
+    for path in PATIENT_PAGES:
+        page.goto(f"{live_server}{path}")
+        notice = page.get_by_text("In an emergency, call 911.", exact=True).first
+        box = notice.bounding_box()
+        assert box is not None, path
+        assert box["y"] + box["height"] <= 667, f"{path}: the 911 notice ends at {box}"
+
+
+def test_phone_numbers_never_wrap_inside_the_number(live_server, page: Page):
+    page.set_viewport_size({"width": 320, "height": 800})
+    for path in (*PATIENT_PAGES, "/notices/billing-disclosure"):
+        page.goto(f"{live_server}{path}")
+        phones = page.locator('a[href^="tel:"]')
+        assert phones.count() >= 2, path
+        for index in range(phones.count()):
+            lines = phones.nth(index).evaluate("a => a.getClientRects().length")
+            assert lines == 1, f"{path}: phone link {index} is broken over {lines} lines"
+
+
+def test_radios_and_checkboxes_are_at_least_40_pixels(live_server, page: Page):
+    page.goto(f"{live_server}/request-an-appointment")
+    controls = page.locator('input[type="radio"], input[type="checkbox"]')
+    assert controls.count() > 10
+    for index in range(controls.count()):
+        box = controls.nth(index).bounding_box()
+        assert box and box["width"] >= 40 and box["height"] >= 40, box
+
+
+TARGET_SIZE = """(scope) => [...document.querySelectorAll(scope + ' a, ' + scope + ' button')]
+    .filter(e => e.offsetParent !== null)
+    .map(e => { const r = e.getBoundingClientRect();
+                return {text: e.textContent.trim(), x: r.x, y: r.y, w: r.width, h: r.height}; })"""
+
+
+@pytest.mark.parametrize("width", [320, 1280])
+def test_header_and_footer_targets_are_24_pixels_and_spaced(live_server, page: Page, width):
+    """WCAG 2.2 2.5.8: each target at least 24 x 24 px, and no two targets overlap."""
+    page.set_viewport_size({"width": width, "height": 800})
+    for path in PATIENT_PAGES:
+        page.goto(f"{live_server}{path}")
+        for scope in ("header", "footer"):
+            targets = page.evaluate(TARGET_SIZE, scope)
+            assert targets, f"{path} {scope}"
+            for t in targets:
+                assert t["h"] >= 24 and t["w"] >= 24, f"{path} {scope} at {width}px: {t}"
+            for i, a in enumerate(targets):
+                for b in targets[i + 1 :]:
+                    apart = (
+                        a["x"] + a["w"] <= b["x"]
+                        or b["x"] + b["w"] <= a["x"]
+                        or a["y"] + a["h"] <= b["y"]
+                        or b["y"] + b["h"] <= a["y"]
+                    )
+                    assert apart, f"{path} {scope} at {width}px: {a} overlaps {b}"
+
+
+BRAND_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="260" height="48" viewBox="0 0 260 48">'
+    '<rect width="48" height="48" rx="10" fill="#7a1f5c"/>'
+    '<path d="M14 24h20M24 14v20" stroke="#fff" stroke-width="6"/>'
+    '<text x="60" y="32" font-family="sans-serif" font-size="22" font-weight="700" '
+    'fill="#7a1f5c">Lakeside Clinic</text></svg>'
+)
+BRANDED_PROFILE = """
+name = "Lakeside Clinic"
+logo = "logo.svg"
+logo_alt = "Lakeside Clinic"
+accent_color = "#7a1f5c"
+physicians = ["Dr. Ada Byron", "Dr. Grace Hopper"]
+
+[hours]
+mon = ["07:00-16:00"]
+tue = ["07:00-16:00"]
+wed = ["07:00-16:00"]
+thu = ["07:00-16:00"]
+fri = ["07:00-12:00", "13:00-16:00"]
+holidays = [2099-12-25]
+"""
+MARKDOWN_NOTICE = """# How we use and share your health information
+
+This notice describes how medical information about you may be used and disclosed and how you
+can get access to this information. **Please review it carefully.**
+
+## Your rights
+
+- Get an electronic or paper copy of your medical record.
+- Ask us to correct your medical record.
+- Request confidential communications.
+
+## Questions
+
+Call the front desk, or read the [HHS summary](https://www.hhs.gov/hipaa/for-individuals/).
+"""
+
+
+@pytest.fixture(params=["default", "branded"])
+def profile(request: pytest.FixtureRequest, tmp_path) -> str:
+    """The default profile, or one with a logo, a colour, hours and two physicians; both with a
+    Markdown Notice of Privacy Practices. Ask for it before `app`."""
+    instance = tmp_path / "instance"
+    (instance / "notices").mkdir(parents=True)
+    (instance / "notices" / "privacy-practices.md").write_text(MARKDOWN_NOTICE)
+    if request.param == "branded":
+        (instance / "logo.svg").write_text(BRAND_SVG)
+        (instance / "practice.toml").write_text(BRANDED_PROFILE)
+    return request.param
+
+
+def test_every_page_and_state_at_three_widths_passes_axe_and_the_html_checker(
+    profile, app, live_server, page: Page
+):
+    """Home, both forms empty and with errors, a Markdown notice and the staff inbox: axe-core
+    and the Nu HTML checker find nothing, and screenshots at 320, 375 and 1280 px are kept."""
+    from .admin_helpers import ADMIN, PASSWORD, add_submission, make_user
+
+    widths = (320, 375, 1280)
+    states = [
+        ("home", "/", None),
+        ("appointment", "/request-an-appointment", None),
+        ("appointment-errors", "/request-an-appointment", "Send request"),
+        ("contact", "/contact-us", None),
+        ("contact-errors", "/contact-us", "Send message"),
+        ("notice-markdown", "/notices/privacy-practices", None),
+    ]
+    for name, path, button in states:
+        page.goto(f"{live_server}{path}")
+        if button:
+            page.get_by_role("button", name=button).click()
+            expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
+        assert_accessible(page, f"{profile}: {name}")
+        screenshot(page, f"{profile}-{name}", widths)
+        assert_fits(page)
+    make_user(app, ADMIN, role="admin")
+    add_submission(app)
+    add_submission(app, form="contact", name="Ana Lima", topic="Billing")
+    page.goto(f"{live_server}/admin/login")
+    page.get_by_label("Email address", exact=True).fill(ADMIN)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1, name="Inbox")).to_be_visible()
+    assert_accessible(page, f"{profile}: staff inbox")
+    screenshot(page, f"{profile}-staff-inbox", widths)

@@ -125,7 +125,11 @@ def app_factory(settings, tmp_path, monkeypatch):
 
 
 INLINE = [
-    (re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I), "an inline <script>"),
+    # A JSON-LD data block (type="application/ld+json") is never executed, so it is not one.
+    (
+        re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*\btype=\"application/ld\+json\")[^>]*>", re.I),
+        "an inline <script>",
+    ),
     (re.compile(r"<style\b", re.I), "a <style> element"),
     (re.compile(r"\sstyle\s*=", re.I), "a style attribute"),
     (re.compile(r"\son[a-z]+\s*=", re.I), "an event-handler attribute"),

@@ -9,7 +9,9 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -107,7 +109,10 @@ def test_every_page_shows_address_phone_and_legal_links(client):
         assert 'href="tel:+17812095645"' in page, url
         assert ">Request an Appointment</a>" in page and ">Directions</a>" in page, url
         assert ">Contact Us</a>" in page and ">Notice of Privacy Practices</a>" in page, url
-        assert "© 2023 Boston Out-Patient Surgical Suites" in page, url
+        # The copyright line follows the current year (in the practice's zone) unless the
+        # profile sets copyright_year (tests/test_practice.py); it was a fixed "© 2023".
+        year = datetime.now(ZoneInfo("America/New_York")).year
+        assert f"© {year} Boston Out-Patient Surgical Suites" in page, url
 
 
 def test_migrations_build_the_schema_the_models_describe(

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 
 from ..extensions import csrf, db, limiter
 from ..models import Submission, new_reference
+from ..notices import notice_body
 from ..notifications import queue_submission_emails
 from ..practice import Practice
 from . import bp
@@ -89,9 +90,10 @@ def notice(slug: str) -> Response | str:
     found = practice().notice(slug)
     if found is None:
         abort(404)
-    if found.url:
+    body = notice_body(found)
+    if body is None and found.url:
         return redirect(found.url)
-    return render_template("public/notice.html", notice=found)
+    return render_template("public/notice.html", notice=found, body=body)
 
 
 def _handle_form(kind: str) -> Response | tuple[str, int] | str:
