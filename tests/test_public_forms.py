@@ -175,6 +175,35 @@ def test_date_of_birth_must_be_a_real_past_date(
     assert count(app) == 0
 
 
+@pytest.mark.parametrize("part", ["month", "day", "year"])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "9" * 20,  # int() of it overflowed date(): a 500 that lost what the patient typed
+        "9" * 10_000,
+        "-1",
+        "+3",
+        "1.5",
+        "1e9",
+        "0x1f",
+        "1 2",
+        "²",  # a superscript two: a digit, but not a decimal one
+        "12345",
+    ],
+)
+def test_date_of_birth_part_that_is_not_a_small_number_gets_the_field_error(
+    app, post_appointment, part, typed
+):
+    response = post_appointment(**{f"date_of_birth-{part}": typed})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Date of birth must be a real date, like 3 27 1980" in page
+    tag = re.search(rf'<input[^>]*id="date_of_birth-{part}"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in tag
+    assert 'value="Siobhán"' in page  # what the patient typed is given back
+    assert count(app) == 0
+
+
 def test_leap_day_and_oldest_allowed_birth_date_are_accepted(app, post_appointment):
     assert (
         post_appointment(

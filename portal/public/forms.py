@@ -172,6 +172,9 @@ class MemorableDateField(Field):
     """
 
     PARTS = ("month", "day", "year")
+    # The most digits each part may have. Anything longer is not a date, and int() of it could
+    # overflow date() (an OverflowError, not a ValueError).
+    DIGITS = {"month": 2, "day": 2, "year": 4}
 
     def __init__(self, label: str | None = None, validators: list | None = None, **kwargs):
         super().__init__(label, validators, **kwargs)
@@ -197,14 +200,18 @@ class MemorableDateField(Field):
         if missing:
             self.invalid_parts = set(missing)
             raise ValidationError(f"{label} must include a {' and a '.join(missing)}")
-        self.invalid_parts = {p for p in self.PARTS if not self.parts[p].isdecimal()}
-        if len(self.parts["year"]) != 4:
+        self.invalid_parts = {
+            p
+            for p in self.PARTS
+            if not self.parts[p].isdecimal() or len(self.parts[p]) > self.DIGITS[p]
+        }
+        if len(self.parts["year"]) != self.DIGITS["year"]:
             self.invalid_parts.add("year")
         if self.invalid_parts:
             raise ValidationError(f"{label} must be a real date, like 3 27 1980")
         try:
             value = date(int(self.parts["year"]), int(self.parts["month"]), int(self.parts["day"]))
-        except ValueError as error:
+        except (ValueError, OverflowError) as error:
             self.invalid_parts = set(self.PARTS)
             raise ValidationError(f"{label} must be a real date, like 3 27 1980") from error
         today = date.today()
