@@ -242,6 +242,51 @@ def test_invalid_contact_message_is_shown_again_with_422(app, post_contact, over
     assert count(app) == 0
 
 
+INVISIBLE = "contains an invisible character (such as a text direction mark or a zero-width space)"
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "typed"),
+    [
+        ("appointment", "first_name", "ZZRTL\u202egnp.exe"),  # right-to-left override
+        ("appointment", "last_name", "\u2067O'Hara\u2069"),  # right-to-left isolate
+        ("appointment", "last_name", "O'Ha\u200bra"),  # zero-width space
+        ("appointment", "insurance", "Blue\u200dCross"),  # zero-width joiner
+        ("appointment", "referring_physician", "\ufeffDr. Nguyễn"),  # byte order mark
+        ("appointment", "phone", "(617) 253-1000\u200e"),  # left-to-right mark
+        ("appointment", "email", "siobhan@exam\u00adple.com"),  # soft hyphen
+        ("contact", "name", "\u202b山田 太郎"),  # right-to-left embedding
+        ("contact", "email", "taro\u2060@example.com"),  # word joiner
+        ("contact", "phone", "\u2066617-253-1000"),  # left-to-right isolate
+    ],
+)
+def test_one_line_fields_refuse_invisible_format_characters(
+    app, post_appointment, post_contact, form, field, typed
+):
+    post = post_appointment if form == "appointment" else post_contact
+    response = post(**{field: typed})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert re.search(rf'<p class="error-message" id="{field}-error">.*{re.escape(INVISIBLE)}', page)
+    assert count(app) == 0
+
+
+def test_message_and_reason_drop_invisible_format_characters(app, post_appointment, post_contact):
+    reason = "\u202eKnee pain\u200b when running.\nWorse on\u2066 stairs.\u2069\ufeff"
+    assert post_appointment(reason=reason).status_code == 303
+    assert post_contact(message="\u200bA question\u202c about my bill.\u200f").status_code == 303
+    first, second = stored(app)
+    assert first.message == "Knee pain when running.\nWorse on stairs."
+    assert second.message == "A question about my bill."
+
+
+def test_message_of_only_invisible_characters_is_missing(app, post_contact):
+    response = post_contact(message="\u200b\u202e \u2066")
+    assert response.status_code == 422
+    assert "Enter your message" in response.get_data(as_text=True)
+    assert count(app) == 0
+
+
 def test_missing_csrf_token_gives_the_form_back_with_values_and_400(app, client):
     tokens = form_tokens(client, "/request-an-appointment")
     data = {**VALID_APPOINTMENT, "form_token": tokens["form_token"]}

@@ -59,11 +59,36 @@ def new_form_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def is_format_character(ch: str) -> bool:
+    """True for an invisible Unicode format character (category Cf).
+
+    Bidi overrides and isolates (U+202A-U+202E, U+2066-U+2069) and zero-width characters
+    (U+200B-U+200F, U+2060, U+FEFF) are invisible, yet they reorder or hide the text around them
+    wherever staff read it: in the inbox, an email or an export.
+    """
+    return unicodedata.category(ch) == "Cf"
+
+
+def drop_format_characters(value: str | None) -> str | None:
+    """Remove invisible format characters from a long answer (nothing a reader needs is lost)."""
+    if not isinstance(value, str):
+        return value
+    return "".join(ch for ch in value if not is_format_character(ch))
+
+
 def single_line(form: FlaskForm, field: Field) -> None:
-    """Reject control characters (CR, LF, NUL and the rest) in a one-line field."""
+    """Reject control characters (CR, LF, NUL and the rest) and format characters in one line."""
     value = field.data or ""
+    label = field.label.text
     if any(unicodedata.category(ch) == "Cc" or ch in LINE_BREAKS for ch in value):
-        raise ValidationError(f"{field.label.text} must be on one line, without special characters")
+        raise ValidationError(f"{label} must be on one line, without special characters")
+    if any(is_format_character(ch) for ch in value):
+        # Refused rather than silently changed: these fields identify the patient, and what is
+        # stored must be what they can see they typed.
+        raise ValidationError(
+            f"{label} contains an invisible character (such as a text direction mark or a "
+            "zero-width space). Type it again rather than pasting it"
+        )
 
 
 def plain_text(form: FlaskForm, field: Field) -> None:
@@ -155,7 +180,8 @@ def long_text(label: str, missing: str) -> TextAreaField:
     """A required long answer of up to 2,000 characters."""
     return TextAreaField(
         label,
-        filters=[strip],
+        # Invisible format characters are dropped before the white space around the text.
+        filters=[drop_format_characters, strip],
         validators=[
             DataRequired(missing),
             Length(max=TEXT_MAX, message=f"{label} must be 2,000 characters or fewer"),
