@@ -19,6 +19,7 @@ from .admin_helpers import (
     STAFF,
     add_submission,
     audit_events,
+    isolation_of,
     make_user,
     post,
     sign_in,
@@ -164,6 +165,20 @@ def test_audit_page_escapes_what_was_typed_at_sign_in(app, admin):
     sign_in(app.test_client(), "<script>alert(1)</script>@x.org", "wrong password!")
     page = admin.get("/admin/audit").get_data(as_text=True)
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+
+
+def test_audit_page_isolates_typed_text_that_runs_right_to_left(app, admin):
+    # What was typed at sign-in is audited as typed: an override there must not turn the row.
+    typed = "ZZRTL\u202egnp.exe@x.org"
+    with app.app_context():
+        audit.record(
+            db.session, "login.failed", actor=typed, target="אבי@x.org", detail={"step": "מרים"}
+        )
+        db.session.commit()
+    page = admin.get("/admin/audit").get_data(as_text=True)
+    assert f'<td data-label="Who"><bdi>{typed}</bdi></td>' in page
+    for text in (typed, "אבי@x.org", "מרים"):
+        assert isolation_of(page, text) == (1, 0), text
 
 
 def test_admin_cannot_disable_themselves(app, admin):
