@@ -249,6 +249,7 @@ def portal_env(database_url: str, instance: Path, limiter_storage: str) -> dict:
         "PORTAL_SQLALCHEMY_DATABASE_URI": database_url,
         # One client address sends everything here: the limit is counted, never reached.
         "PORTAL_SUBMISSION_RATE_LIMIT": "100000000 per minute",
+        "PORTAL_FORM_POST_RATE_LIMIT": "100000000 per minute",
         "PORTAL_RATELIMIT_STORAGE_URI": limiter_storage,
         "PORTAL_RATELIMIT_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
     }

@@ -17,8 +17,12 @@ DATABASE_BUSY_TIMEOUT = 5.0
 # Request bodies over this size get the 413 page; the forms need a few kilobytes at most.
 MAX_CONTENT_LENGTH = 64 * 1024
 
-# Patient forms: one limit shared by both forms, counted per client address.
+# Patient forms, both limits shared by the two forms and counted per client address.
+# Accepted submissions (the patient was told "received"): a form sent back with errors does not
+# count, so a patient who corrects a few mistakes is never turned away by them.
 SUBMISSION_RATE_LIMIT = "5 per 10 minutes"
+# Every POST to the patient forms, valid or not: looser, and what stops a flood of bad forms.
+FORM_POST_RATE_LIMIT = "30 per 10 minutes"
 # memory:// counts in each process on its own; with several gunicorn workers or hosts, point
 # every one of them at one Redis (redis://host:6379/0) so a limit holds across all of them.
 RATELIMIT_STORAGE_URI = "memory://"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from html.parser import HTMLParser
 from typing import Any
 
 from flask import Flask
@@ -105,3 +106,41 @@ def stored(app: Flask, reference: str) -> Submission:
         submission = db.session.scalar(select(Submission).where(Submission.reference == reference))
         db.session.expunge_all()
         return submission
+
+
+class _BidiIsolation(HTMLParser):
+    """Collects each text node with whether an element around it isolates it from the page."""
+
+    # Elements with no end tag: never on the stack of open elements.
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+    # Text in these is laid out on its own (a form control, the window title), never in a line.
+    OWN_PARAGRAPH = {"bdi", "textarea", "title", "option"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[tuple[str, bool]] = []
+        self.texts: list[tuple[str, bool]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.VOID:
+            isolating = tag in self.OWN_PARAGRAPH or any(name == "dir" for name, _ in attrs)
+            self.open.append((tag, isolating))
+
+    def handle_endtag(self, tag: str) -> None:
+        for index in range(len(self.open) - 1, -1, -1):
+            if self.open[index][0] == tag:
+                del self.open[index:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append((data, any(isolating for _, isolating in self.open)))
+
+
+def isolation_of(page: str, text: str) -> tuple[int, int]:
+    """How many text nodes of the page show `text`, and how many of them are not isolated
+    (inside no <bdi> and no element with a dir attribute), so the text could reorder the page."""
+    parser = _BidiIsolation()
+    parser.feed(page)
+    parser.close()
+    shown = [isolated for data, isolated in parser.texts if text in data]
+    return len(shown), shown.count(False)

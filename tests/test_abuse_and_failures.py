@@ -27,7 +27,9 @@ def count(app) -> int:
 
 @pytest.fixture
 def default_rate_limit(settings):
-    settings.pop("SUBMISSION_RATE_LIMIT")  # back to the shipped "5 per 10 minutes"
+    # back to the shipped "5 per 10 minutes" submissions and "30 per 10 minutes" POSTs
+    settings.pop("SUBMISSION_RATE_LIMIT")
+    settings.pop("FORM_POST_RATE_LIMIT")
 
 
 def test_sixth_submission_in_ten_minutes_gets_the_friendly_429(
@@ -42,6 +44,55 @@ def test_sixth_submission_in_ten_minutes_gets_the_friendly_429(
     assert "Too many requests" in page
     assert PHONE in page and 'href="tel:+17812095645"' in page
     assert count(app) == 5
+
+
+def test_forms_sent_back_with_errors_do_not_count_against_the_submission_limit(
+    default_rate_limit, app, post_appointment, post_contact
+):
+    """A patient who makes five mistakes and then sends a valid form is accepted."""
+    mistakes = [
+        post_appointment(**{"date_of_birth-day": "32"}),
+        post_appointment(phone="12"),
+        post_contact(email="taro@"),
+        post_appointment(consent=None),
+        post_contact(message=""),
+    ]
+    assert [r.status_code for r in mistakes] == [422] * 5
+    assert post_appointment().status_code == 303
+    # Accepted submissions are still limited: four more, then the sixth is refused.
+    for post in (post_contact, post_appointment, post_contact, post_appointment):
+        assert post().status_code == 303
+    assert post_contact().status_code == 429
+    assert count(app) == 5
+
+
+def test_thirty_first_form_post_in_ten_minutes_gets_the_friendly_429(
+    default_rate_limit, app, post_appointment, post_contact
+):
+    assert app.config["FORM_POST_RATE_LIMIT"] == "30 per 10 minutes"
+    # Both forms share the limit, and every POST counts: accepted, invalid or without a token.
+    assert post_appointment().status_code == 303
+    assert post_contact().status_code == 303
+    for n in range(14):
+        assert post_appointment(first_name="").status_code == 422, n
+        assert post_contact(csrf_token="").status_code == 400, n
+    response = post_appointment()
+    page = response.get_data(as_text=True)
+    assert response.status_code == 429
+    assert "Too many requests" in page
+    assert PHONE in page and 'href="tel:+17812095645"' in page
+    assert count(app) == 2
+    # Another address is not affected.
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    assert post_contact_form(other).status_code == 303
+
+
+def test_form_post_limit_setting_is_honoured(app, post_contact):
+    app.config["FORM_POST_RATE_LIMIT"] = "3 per minute"
+    assert [post_contact(email="").status_code for _ in range(3)] == [422] * 3
+    assert post_contact().status_code == 429
+    assert count(app) == 0
 
 
 def test_rate_limit_counts_posts_only(default_rate_limit, client):

@@ -20,6 +20,7 @@ from .admin_helpers import (
     STAFF,
     add_submission,
     audit_events,
+    isolation_of,
     make_user,
     post,
     sign_in,
@@ -207,6 +208,20 @@ def test_audit_trail_keeps_nothing_typed_at_sign_in_for_an_unknown_account(app, 
     assert "<script>alert(1)" not in page and "alert(1)" not in page
     [failure] = audit_events(app, "login.failed")
     assert failure.target is None and failure.actor == "unknown account"
+
+
+def test_audit_page_isolates_typed_text_that_runs_right_to_left(app, admin):
+    # What was typed at sign-in is audited as typed: an override there must not turn the row.
+    typed = "ZZRTL\u202egnp.exe@x.org"
+    with app.app_context():
+        audit.record(
+            db.session, "login.failed", actor=typed, target="אבי@x.org", detail={"step": "מרים"}
+        )
+        db.session.commit()
+    page = admin.get("/admin/audit").get_data(as_text=True)
+    assert f'<td data-label="Who"><bdi>{typed}</bdi></td>' in page
+    for text in (typed, "אבי@x.org", "מרים"):
+        assert isolation_of(page, text) == (1, 0), text
 
 
 def test_admin_cannot_disable_themselves(app, admin):

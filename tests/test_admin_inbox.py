@@ -18,11 +18,13 @@ from .admin_helpers import (
     XSS,
     add_submission,
     audit_events,
+    isolation_of,
     make_user,
     post,
     sign_in,
     stored,
 )
+from .helpers import VALID_CONTACT, form_tokens
 
 
 @pytest.fixture
@@ -404,3 +406,58 @@ def test_dates_of_birth_are_shown_in_words(app, staff):
     assert "February 29, 1944" in staff.get(f"/admin/submissions/{reference}").get_data(
         as_text=True
     )
+
+
+# Right-to-left patient text, each with a neutral or left-to-right neighbour that it would
+# otherwise pull around it.
+RTL_APPOINTMENT = {
+    "first_name": "מרים",
+    "last_name": "כהן-לוי",
+    "email": "מרים@example.com",
+    "insurance": "כללית 2",
+    "referring_physician": "د. أحمد",
+    "reason": "ألم في الركبة منذ 3 أسابيع.\nWorse on stairs.",
+}
+RTL_CONTACT = {"name": "أحمد علي", "message": "سؤال عن الفاتورة 42"}
+
+
+def test_right_to_left_patient_text_is_isolated_on_the_inbox_and_submission_page(
+    app, staff, post_appointment
+):
+    """A right-to-left name cannot reorder the staff page around it: every patient value is shown
+    inside <bdi> or an element with dir="auto"."""
+    assert post_appointment(**RTL_APPOINTMENT).status_code == 303
+    patient = app.test_client()
+    data = {**VALID_CONTACT, **RTL_CONTACT, **form_tokens(patient, "/contact-us")}
+    assert patient.post("/contact-us", data=data).status_code == 303
+    appointment, contact = (s.reference for s in stored_submissions(app))
+    post(staff, f"/admin/submissions/{appointment}/notes", {"text": "اتصلت، لا رد 1"})
+
+    inbox = staff.get("/admin/").get_data(as_text=True)
+    assert "<bdi>מרים כהן-לוי</bdi>" in inbox
+    assert "<bdi>أحمد علي</bdi>" in inbox
+    for text in ("מרים כהן-לוי", "أحمد علي", "(617) 253-1000"):
+        assert isolation_of(inbox, text) == (1, 0), text
+
+    page = staff.get(f"/admin/submissions/{appointment}").get_data(as_text=True)
+    assert "<dd><bdi>מרים</bdi></dd>" in page
+    assert '<span class="multiline" dir="auto">ألم في الركبة' in page
+    assert '<p class="note__text multiline" dir="auto">اتصلت، لا رد 1</p>' in page
+    for text in (*RTL_APPOINTMENT.values(), "(617) 253-1000", "اتصلت، لا رد 1"):
+        shown, unisolated = isolation_of(page, text)
+        assert shown >= 1 and unisolated == 0, text
+    # The patient's acknowledgement: its recipient (the patient's address) is isolated too.
+    contact_page = staff.get(f"/admin/submissions/{contact}").get_data(as_text=True)
+    assert isolation_of(contact_page, VALID_CONTACT["email"]) == (3, 0)
+
+    page = staff.get(f"/admin/submissions/{contact}").get_data(as_text=True)
+    for text in RTL_CONTACT.values():
+        shown, unisolated = isolation_of(page, text)
+        assert shown >= 1 and unisolated == 0, text
+
+
+def stored_submissions(app) -> list[Submission]:
+    with app.app_context():
+        submissions = list(db.session.scalars(select(Submission).order_by(Submission.id)))
+        db.session.expunge_all()
+        return submissions

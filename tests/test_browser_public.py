@@ -199,7 +199,7 @@ def test_resend_and_unavailable_and_rate_limit_states_pass_axe(app, live_server,
     assert_accessible(page, "contact form, send again")
     screenshot(page, "contact-resend")
 
-    app.config["SUBMISSION_RATE_LIMIT"] = "1 per minute"
+    app.config["FORM_POST_RATE_LIMIT"] = "1 per minute"
     page.goto(f"{live_server}/contact-us")
     for _ in range(2):
         page.get_by_role("button", name="Send message").click()

@@ -122,6 +122,7 @@ def test_no_patient_data_in_any_log_line(settings, log_format, build_app, tmp_pa
     settings.update(
         LOG_FORMAT=log_format,
         SUBMISSION_RATE_LIMIT="8 per minute",
+        FORM_POST_RATE_LIMIT="12 per minute",
         NOTIFY_INCLUDE_DETAILS=True,  # the email may carry details; the logs still must not
     )
     app = build_app(settings)

@@ -32,6 +32,7 @@ def make_client(settings, tmp_path, monkeypatch) -> Iterator:
     """Build a fresh app instance (as another gunicorn worker would) and a client of it."""
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
     settings.pop("SUBMISSION_RATE_LIMIT")  # the shipped "5 per 10 minutes"
+    settings.pop("FORM_POST_RATE_LIMIT")  # the shipped "30 per 10 minutes"
     apps = []
 
     def make(address: str = "127.0.0.1", **overrides) -> FlaskClient:
@@ -50,9 +51,9 @@ def make_client(settings, tmp_path, monkeypatch) -> Iterator:
             db.engine.dispose()
 
 
-def post(client: FlaskClient, headers: dict | None = None) -> int:
+def post(client: FlaskClient, headers: dict | None = None, **overrides: str) -> int:
     """Submit the contact form once, as a browser would; returns the status code."""
-    data = {**VALID_CONTACT, **form_tokens(client, "/contact-us")}
+    data = {**VALID_CONTACT, **form_tokens(client, "/contact-us"), **overrides}
     return client.post("/contact-us", data=data, headers=headers or {}).status_code
 
 
@@ -100,6 +101,30 @@ def test_redis_limit_is_shared_by_two_app_instances(make_client):
     assert post(second) == 429
     assert post(first) == 429
     assert post(make_client(unique_address(), RATELIMIT_STORAGE_URI=redis_url)) == 303
+
+
+def test_redis_counts_accepted_submissions_only_across_instances(make_client):
+    redis_url = require_redis()
+    address = unique_address()
+    first = make_client(address, RATELIMIT_STORAGE_URI=redis_url)
+    second = make_client(address, RATELIMIT_STORAGE_URI=redis_url)
+    # Forms sent back with errors leave the shared count alone...
+    assert [post(first, email="taro@") for _ in range(5)] == [422] * 5
+    assert [post(second) for _ in range(5)] == [303] * 5
+    # ...while the accepted ones, counted after the answer, reach the limit on every instance.
+    assert post(first) == 429
+    assert post(second) == 429
+
+
+def test_redis_shares_the_limit_on_every_form_post(make_client):
+    redis_url = require_redis()
+    address = unique_address()
+    first = make_client(address, RATELIMIT_STORAGE_URI=redis_url)
+    second = make_client(address, RATELIMIT_STORAGE_URI=redis_url)
+    statuses = [post(client, message="") for _ in range(15) for client in (first, second)]
+    assert statuses == [422] * 30
+    assert post(first) == 429
+    assert post(second) == 429
 
 
 @pytest.fixture

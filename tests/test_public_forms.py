@@ -7,6 +7,8 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -175,6 +177,35 @@ def test_date_of_birth_must_be_a_real_past_date(
     assert count(app) == 0
 
 
+@pytest.mark.parametrize("part", ["month", "day", "year"])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "9" * 20,  # int() of it overflowed date(): a 500 that lost what the patient typed
+        "9" * 10_000,
+        "-1",
+        "+3",
+        "1.5",
+        "1e9",
+        "0x1f",
+        "1 2",
+        "²",  # a superscript two: a digit, but not a decimal one
+        "12345",
+    ],
+)
+def test_date_of_birth_part_that_is_not_a_small_number_gets_the_field_error(
+    app, post_appointment, part, typed
+):
+    response = post_appointment(**{f"date_of_birth-{part}": typed})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Date of birth must be a real date, like 3 27 1980" in page
+    tag = re.search(rf'<input[^>]*id="date_of_birth-{part}"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in tag
+    assert 'value="Siobhán"' in page  # what the patient typed is given back
+    assert count(app) == 0
+
+
 def test_leap_day_and_oldest_allowed_birth_date_are_accepted(app, post_appointment):
     assert (
         post_appointment(
@@ -210,6 +241,51 @@ def test_invalid_contact_message_is_shown_again_with_422(app, post_contact, over
     response = post_contact(**overrides)
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
+    assert count(app) == 0
+
+
+INVISIBLE = "contains an invisible character (such as a text direction mark or a zero-width space)"
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "typed"),
+    [
+        ("appointment", "first_name", "ZZRTL\u202egnp.exe"),  # right-to-left override
+        ("appointment", "last_name", "\u2067O'Hara\u2069"),  # right-to-left isolate
+        ("appointment", "last_name", "O'Ha\u200bra"),  # zero-width space
+        ("appointment", "insurance", "Blue\u200dCross"),  # zero-width joiner
+        ("appointment", "referring_physician", "\ufeffDr. Nguyễn"),  # byte order mark
+        ("appointment", "phone", "(617) 253-1000\u200e"),  # left-to-right mark
+        ("appointment", "email", "siobhan@exam\u00adple.com"),  # soft hyphen
+        ("contact", "name", "\u202b山田 太郎"),  # right-to-left embedding
+        ("contact", "email", "taro\u2060@example.com"),  # word joiner
+        ("contact", "phone", "\u2066617-253-1000"),  # left-to-right isolate
+    ],
+)
+def test_one_line_fields_refuse_invisible_format_characters(
+    app, post_appointment, post_contact, form, field, typed
+):
+    post = post_appointment if form == "appointment" else post_contact
+    response = post(**{field: typed})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert re.search(rf'<p class="error-message" id="{field}-error">.*{re.escape(INVISIBLE)}', page)
+    assert count(app) == 0
+
+
+def test_message_and_reason_drop_invisible_format_characters(app, post_appointment, post_contact):
+    reason = "\u202eKnee pain\u200b when running.\nWorse on\u2066 stairs.\u2069\ufeff"
+    assert post_appointment(reason=reason).status_code == 303
+    assert post_contact(message="\u200bA question\u202c about my bill.\u200f").status_code == 303
+    first, second = stored(app)
+    assert first.message == "Knee pain when running.\nWorse on stairs."
+    assert second.message == "A question about my bill."
+
+
+def test_message_of_only_invisible_characters_is_missing(app, post_contact):
+    response = post_contact(message="\u200b\u202e \u2066")
+    assert response.status_code == 422
+    assert "Enter your message" in response.get_data(as_text=True)
     assert count(app) == 0
 
 
@@ -349,3 +425,107 @@ def test_answers_given_back_after_a_post_are_never_cached(post_appointment, clie
     assert post_appointment(phone="12345").headers["Cache-Control"] == "no-store"
     assert post_appointment().headers["Cache-Control"] == "no-store"
     assert "no-store" not in client.get("/request-an-appointment").headers.get("Cache-Control", "")
+
+
+# --- Fuzzing: whatever a patient (or anyone) types into any field, the answer is never a 5xx ---
+
+# Any character that can travel in a UTF-8 form body (lone surrogates cannot).
+ANY_CHARACTER = st.characters(exclude_categories=("Cs",))
+TOKEN_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+NUMBERS = st.integers(min_value=-(10**40), max_value=10**40).map(str)
+# What may arrive in any field: nothing at all, empty, white space, random Unicode, a huge or
+# negative number, digits of other scripts, or 10,000 characters.
+TYPED = st.one_of(
+    st.none(),  # the field is not in the body at all
+    st.just(""),
+    st.sampled_from([" ", "\t", "\r\n", "\u00a0", "\u3000", " \u2028 ", "\u200b", "\u202e"]),
+    st.text(ANY_CHARACTER, max_size=40),
+    NUMBERS,
+    st.sampled_from(["9" * 20, "1e999", "-0", "NaN", "\u0661\u0662", "\uff11\uff12", "\u00b2"]),
+    st.text(ANY_CHARACTER, min_size=1, max_size=3).map(lambda s: (s * 10_000)[:10_000]),
+)
+# A date-of-birth part is meant to be a number: try digits of every length there too.
+DATE_PART = st.one_of(
+    st.integers(min_value=1, max_value=30).flatmap(
+        lambda n: st.text("0123456789", min_size=n, max_size=n)
+    ),
+    NUMBERS,
+    TYPED,
+)
+# Most bodies carry tokens that pass, so that they reach every validator and the database.
+TOKEN_CASES = ["pass"] * 7 + ["forged CSRF token", "any form token", "honeypot filled"]
+
+
+def fuzzed(valid: dict) -> st.SearchStrategy[dict]:
+    """A form body: a valid one with one field, a few, or all of them replaced by anything."""
+    names = list(valid)
+
+    @st.composite
+    def body(draw: st.DrawFn) -> dict:
+        data = dict(valid)
+        chosen = draw(
+            st.one_of(
+                st.sampled_from(names).map(lambda name: [name]),
+                st.lists(st.sampled_from(names), min_size=2, max_size=4, unique=True),
+                st.just(names),
+            )
+        )
+        for name in chosen:
+            if name.startswith("date_of_birth-"):
+                data[name] = draw(DATE_PART)
+            elif name == "preferred_days":
+                data[name] = draw(st.lists(TYPED.filter(lambda v: v is not None), max_size=3))
+            else:
+                data[name] = draw(TYPED)
+        case = draw(st.sampled_from(TOKEN_CASES))
+        data["form_token"] = draw(
+            TYPED
+            if case == "any form token"
+            else st.text(TOKEN_CHARACTERS, min_size=43, max_size=43)
+        )
+        data["portal_hp"] = draw(TYPED.filter(bool)) if case == "honeypot filled" else ""
+        data["csrf_ok"] = case != "forged CSRF token"
+        return data
+
+    return body()
+
+
+# Bounded so that the whole fuzz takes seconds; every run draws new examples.
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    database=None,  # nothing written to the checkout
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def send_fuzzed(client, url: str, body: dict) -> None:
+    """POST one fuzzed body with this session's CSRF token (or a forged one): never a 5xx."""
+    data = {key: value for key, value in body.items() if value is not None and key != "csrf_ok"}
+    data["csrf_token"] = form_tokens(client, url)["csrf_token"] if body["csrf_ok"] else "forged"
+    response = client.post(url, data=data)
+    assert response.status_code in {303, 400, 413, 422}, (response.status_code, body)
+
+
+@FUZZ
+@given(body=fuzzed(VALID_APPOINTMENT))
+def test_no_input_in_any_appointment_field_gives_a_5xx(client, body):
+    send_fuzzed(client, "/request-an-appointment", body)
+
+
+@settings(FUZZ, max_examples=100)  # five fields: fewer examples cover them as well
+@given(body=fuzzed(VALID_CONTACT))
+def test_no_input_in_any_contact_field_gives_a_5xx(client, body):
+    send_fuzzed(client, "/contact-us", body)
+
+
+@pytest.mark.parametrize("url", ["/request-an-appointment", "/contact-us"])
+@pytest.mark.parametrize("raw", ["%FF%FE", "%C0%80", "%ED%A0%80", "%F4%90%80%80", "%00"])
+def test_bytes_that_are_not_utf8_in_every_field_never_give_a_5xx(client, url, raw):
+    fields = VALID_APPOINTMENT if url == "/request-an-appointment" else VALID_CONTACT
+    tokens = form_tokens(client, url)
+    body = "&".join(
+        [f"{name}=a{raw}b" for name in fields] + [f"{k}={v}" for k, v in tokens.items()]
+    )
+    response = client.post(url, data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 422

@@ -85,7 +85,8 @@ def test_form_answers_carry_the_security_headers(client, post_appointment):
 def test_rate_limited_and_unavailable_answers_carry_the_security_headers(
     settings, tmp_path, monkeypatch
 ):
-    settings["SUBMISSION_RATE_LIMIT"] = "1 per minute"
+    # A 503 is not an accepted submission: the limit on every POST is the one that answers 429.
+    settings["FORM_POST_RATE_LIMIT"] = "1 per minute"
     settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
     client = create_app(settings).test_client()

@@ -59,11 +59,36 @@ def new_form_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def is_format_character(ch: str) -> bool:
+    """True for an invisible Unicode format character (category Cf).
+
+    Bidi overrides and isolates (U+202A-U+202E, U+2066-U+2069) and zero-width characters
+    (U+200B-U+200F, U+2060, U+FEFF) are invisible, yet they reorder or hide the text around them
+    wherever staff read it: in the inbox, an email or an export.
+    """
+    return unicodedata.category(ch) == "Cf"
+
+
+def drop_format_characters(value: str | None) -> str | None:
+    """Remove invisible format characters from a long answer (nothing a reader needs is lost)."""
+    if not isinstance(value, str):
+        return value
+    return "".join(ch for ch in value if not is_format_character(ch))
+
+
 def single_line(form: FlaskForm, field: Field) -> None:
-    """Reject control characters (CR, LF, NUL and the rest) in a one-line field."""
+    """Reject control characters (CR, LF, NUL and the rest) and format characters in one line."""
     value = field.data or ""
+    label = field.label.text
     if any(unicodedata.category(ch) == "Cc" or ch in LINE_BREAKS for ch in value):
-        raise ValidationError(f"{field.label.text} must be on one line, without special characters")
+        raise ValidationError(f"{label} must be on one line, without special characters")
+    if any(is_format_character(ch) for ch in value):
+        # Refused rather than silently changed: these fields identify the patient, and what is
+        # stored must be what they can see they typed.
+        raise ValidationError(
+            f"{label} contains an invisible character (such as a text direction mark or a "
+            "zero-width space). Type it again rather than pasting it"
+        )
 
 
 def plain_text(form: FlaskForm, field: Field) -> None:
@@ -155,7 +180,8 @@ def long_text(label: str, missing: str) -> TextAreaField:
     """A required long answer of up to 2,000 characters."""
     return TextAreaField(
         label,
-        filters=[strip],
+        # Invisible format characters are dropped before the white space around the text.
+        filters=[drop_format_characters, strip],
         validators=[
             DataRequired(missing),
             Length(max=TEXT_MAX, message=f"{label} must be 2,000 characters or fewer"),
@@ -172,6 +198,9 @@ class MemorableDateField(Field):
     """
 
     PARTS = ("month", "day", "year")
+    # The most digits each part may have. Anything longer is not a date, and int() of it could
+    # overflow date() (an OverflowError, not a ValueError).
+    DIGITS = {"month": 2, "day": 2, "year": 4}
 
     def __init__(self, label: str | None = None, validators: list | None = None, **kwargs):
         super().__init__(label, validators, **kwargs)
@@ -197,14 +226,18 @@ class MemorableDateField(Field):
         if missing:
             self.invalid_parts = set(missing)
             raise ValidationError(f"{label} must include a {' and a '.join(missing)}")
-        self.invalid_parts = {p for p in self.PARTS if not self.parts[p].isdecimal()}
-        if len(self.parts["year"]) != 4:
+        self.invalid_parts = {
+            p
+            for p in self.PARTS
+            if not self.parts[p].isdecimal() or len(self.parts[p]) > self.DIGITS[p]
+        }
+        if len(self.parts["year"]) != self.DIGITS["year"]:
             self.invalid_parts.add("year")
         if self.invalid_parts:
             raise ValidationError(f"{label} must be a real date, like 3 27 1980")
         try:
             value = date(int(self.parts["year"]), int(self.parts["month"]), int(self.parts["day"]))
-        except ValueError as error:
+        except (ValueError, OverflowError) as error:
             self.invalid_parts = set(self.PARTS)
             raise ValidationError(f"{label} must be a real date, like 3 27 1980") from error
         today = date.today()

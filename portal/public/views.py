@@ -28,9 +28,25 @@ from .forms import AppointmentForm, ContactForm, PatientForm, new_form_token
 
 log = logging.getLogger(__name__)
 
-# One limit for both forms: a client cannot double its allowance by alternating between them.
+
+def accepted(response: Response) -> bool:
+    """True for a submission the patient was told was received (the 303 to the confirmation)."""
+    return response.status_code == 303
+
+
+# Each limit is shared by both forms: a client cannot double its allowance by alternating.
+# Only accepted submissions count against SUBMISSION_RATE_LIMIT, so a patient who sends the form
+# back with a few mistakes is not turned away when it is finally right; Flask-Limiter checks the
+# limit before the view and deducts after it, only when deduct_when says so.
 submission_limit = limiter.shared_limit(
-    lambda: current_app.config["SUBMISSION_RATE_LIMIT"], scope="patient-forms", methods=["POST"]
+    lambda: current_app.config["SUBMISSION_RATE_LIMIT"],
+    scope="patient-forms",
+    methods=["POST"],
+    deduct_when=accepted,
+)
+# Every POST, valid or not, counts against this looser limit, which still stops floods.
+form_post_limit = limiter.shared_limit(
+    lambda: current_app.config["FORM_POST_RATE_LIMIT"], scope="patient-form-posts", methods=["POST"]
 )
 
 FORMS = {
@@ -64,6 +80,7 @@ def home() -> str:
 @bp.route("/request-an-appointment", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own CSRF token so that a failure can keep the typed values
 @submission_limit
+@form_post_limit
 def request_appointment() -> Response | tuple[str, int] | str:
     return _handle_form("appointment")
 
@@ -71,6 +88,7 @@ def request_appointment() -> Response | tuple[str, int] | str:
 @bp.route("/contact-us", methods=["GET", "POST"])
 @csrf.exempt
 @submission_limit
+@form_post_limit
 def contact_us() -> Response | tuple[str, int] | str:
     return _handle_form("contact")
 
