@@ -33,7 +33,7 @@ from wtforms.validators import (
 from ..audit import ACTIONS
 from ..models import STATUSES
 from ..practice import Practice
-from ..public.forms import plain_text, single_line, strip
+from ..validators import plain_text, single_line, strip
 from .passwords import MAX_LENGTH, password_problem
 
 FORM_CHOICES = [

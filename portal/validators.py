@@ -1,0 +1,59 @@
+"""Text rules both sides share: what a one-line answer and a long answer may contain.
+
+The patient forms and the staff forms both use these, so they live in neither blueprint.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from flask_wtf import FlaskForm
+from wtforms import Field
+from wtforms.validators import ValidationError
+
+# Line and paragraph separators end a line as surely as LF does.
+LINE_BREAKS = {"\u2028", "\u2029"}
+
+
+def strip(value: str | None) -> str | None:
+    """Trim surrounding white space from typed text."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def is_format_character(ch: str) -> bool:
+    """True for an invisible Unicode format character (category Cf).
+
+    Bidi overrides and isolates (U+202A-U+202E, U+2066-U+2069) and zero-width characters
+    (U+200B-U+200F, U+2060, U+FEFF) are invisible, yet they reorder or hide the text around them
+    wherever staff read it: in the inbox, an email or an export.
+    """
+    return unicodedata.category(ch) == "Cf"
+
+
+def drop_format_characters(value: str | None) -> str | None:
+    """Remove invisible format characters from a long answer (nothing a reader needs is lost)."""
+    if not isinstance(value, str):
+        return value
+    return "".join(ch for ch in value if not is_format_character(ch))
+
+
+def single_line(form: FlaskForm, field: Field) -> None:
+    """Reject control characters (CR, LF, NUL and the rest) and format characters in one line."""
+    value = field.data or ""
+    label = field.label.text
+    if any(unicodedata.category(ch) == "Cc" or ch in LINE_BREAKS for ch in value):
+        raise ValidationError(f"{label} must be on one line, without special characters")
+    if any(is_format_character(ch) for ch in value):
+        # Refused rather than silently changed: these fields identify the patient, and what is
+        # stored must be what they can see they typed.
+        raise ValidationError(
+            f"{label} contains an invisible character (such as a text direction mark or a "
+            "zero-width space). Type it again rather than pasting it"
+        )
+
+
+def plain_text(form: FlaskForm, field: Field) -> None:
+    """Allow line breaks and tabs in a long answer, but no other control characters."""
+    value = field.data or ""
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n" for ch in value):
+        raise ValidationError(f"{field.label.text} must not contain special characters")
