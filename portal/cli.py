@@ -189,7 +189,7 @@ def users_set_password(email: str) -> None:
     click.echo(f"Password changed for {user.email}; its sessions have ended.")
 
 
-# --- flask --app portal export --format csv|xlsx|json [--form] [--since] [--until] -o FILE ------
+# --- flask --app portal export --format csv|xlsx|json|ndjson [--form] [--since] [--until] -o FILE
 
 ISO_DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -231,6 +231,8 @@ def export_command(
         zone,
         upper_id=upper_id,
         batch_size=current_app.config["EXPORT_BATCH_SIZE"],
+        base_url=current_app.config["PUBLIC_BASE_URL"],
+        practice=current_app.extensions["practice"],
     )
     # Patient data: readable by the owner only.
     descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

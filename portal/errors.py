@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
-from werkzeug.exceptions import HTTPException
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response
 
 CALL_US = "Please try again later, or call us."
 
@@ -51,10 +52,25 @@ def register(app: Flask) -> None:
     """Route every HTTP error, and any unhandled exception, to its designed page."""
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> tuple[str, int] | Response:
+        if _is_api():
+            return _api_problem(error)
         return render_error(error.code or 500)
 
     @app.errorhandler(Exception)
-    def unhandled(error: Exception) -> tuple[str, int]:
+    def unhandled(error: Exception) -> tuple[str, int] | Response:
         app.logger.exception("unhandled error")
+        if _is_api():
+            return _api_problem(InternalServerError())
         return render_error(500)
+
+
+def _is_api() -> bool:
+    # Machines get problem+json, not a page, for every error under /api/ (unknown routes too).
+    return request.path.startswith("/api/")
+
+
+def _api_problem(error: HTTPException) -> Response:
+    from .api.problems import from_exception
+
+    return from_exception(error)
