@@ -14,6 +14,9 @@ KINDS = ("appointment", "contact")
 MAX_LIMIT = 100
 NOTE_MAX_LENGTH = 2000
 REFERENCE_PATTERN = r"^(APT|MSG)-[A-Z2-9]{6,12}$"
+# Where a page starts: the receipt time (microseconds since 1970) and id of the last one seen;
+# at most 9 digits of id, so any cursor of this pattern fits the database's integer column.
+CURSOR_PATTERN = r"^([0-9]{1,16})-([0-9]{1,9})$"
 # Plain text with at least one visible character: tab and line breaks are the only control
 # characters allowed (the staff form's rule). The same pattern is checked by the view.
 _TEXT = r"[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]"
@@ -124,8 +127,8 @@ def document(rate_limit: str) -> dict[str, Any]:
                         {
                             "name": "cursor",
                             "in": "query",
-                            "description": "Where the page starts: taken from `next`, opaque.",
-                            "schema": {"type": "string"},
+                            "description": "Where the page starts: take it from `next`.",
+                            "schema": {"type": "string", "pattern": CURSOR_PATTERN},
                         },
                     ],
                     "responses": {
@@ -135,6 +138,17 @@ def document(rate_limit: str) -> dict[str, Any]:
                                 "application/json": {
                                     "schema": {"$ref": "#/components/schemas/SubmissionPage"}
                                 }
+                            },
+                            "links": {
+                                f"{operation[0].upper()}{operation[1:]}": {
+                                    "operationId": operation,
+                                    "parameters": {"reference": "$response.body#/data/0/reference"},
+                                }
+                                for operation in (
+                                    "getSubmission",
+                                    "getSubmissionFhir",
+                                    "updateSubmission",
+                                )
                             },
                         },
                         **_errors(400, 401, 403, 429, 503),
