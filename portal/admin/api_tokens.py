@@ -11,7 +11,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
-from wtforms import DateField, HiddenField, SelectMultipleField, StringField
+from wtforms import DateField, HiddenField, SelectChoice, SelectMultipleField, StringField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -51,7 +51,7 @@ class NewTokenForm(FlaskForm):
     )
     scopes = ScopesField(
         "Scopes",
-        choices=list(API_SCOPES.items()),
+        choices=[SelectChoice(key, f"{key}: {label}") for key, label in API_SCOPES.items()],
         validators=[DataRequired("Select at least one scope")],
     )
     expires_on = DateField("Expires on", validators=[Optional()])
