@@ -12,7 +12,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import ApiToken
 
-from .admin_helpers import ADMIN, STAFF, audit_events, make_user, post, sign_in
+from .admin_helpers import ADMIN, STAFF, add_submission, audit_events, make_user, post, sign_in
 
 TOKEN = re.compile(r'value="(portal_[A-Za-z0-9_-]{43})"')
 
@@ -124,3 +124,35 @@ def test_staff_cannot_manage_api_tokens(app, client):
 
 def test_admins_find_the_page_in_the_staff_menu(admin):
     assert 'href="/admin/api-tokens"' in admin.get("/admin/").get_data(as_text=True)
+
+
+@pytest.mark.browser
+def test_api_tokens_page_by_its_labels_passes_axe(app, live_server, page):
+    from playwright.sync_api import expect
+
+    from .browser import assert_accessible
+    from .test_admin_browser import sign_in_by_labels
+
+    make_user(app, ADMIN, "admin")
+    reference = add_submission(app)
+    sign_in_by_labels(page, live_server)
+    page.get_by_role("link", name="API tokens").click()
+    assert_accessible(page, "API tokens, none yet")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_role("link", name="Enter a name, such as the system")).to_be_visible()
+    assert_accessible(page, "API tokens, errors")
+    page.get_by_label("Name", exact=True).fill("Mirth Connect")
+    page.get_by_label("submissions:read", exact=False).check()
+    page.get_by_role("button", name="Create token").click()
+    secret = page.get_by_label("New API token").input_value()
+    assert TOKEN.fullmatch(f'value="{secret}"')
+    assert_accessible(page, "API tokens, new token shown")
+    page.get_by_role("button", name="Revoke Mirth Connect").click()
+    expect(page.get_by_text("The API token Mirth Connect is revoked.")).to_be_visible()
+    assert_accessible(page, "API tokens, revoked")
+
+    # The submission page links to its FHIR Bundle, a download.
+    page.goto(f"{live_server}/admin/submissions/{reference}")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download as FHIR R4 (JSON)").click()
+    assert info.value.suggested_filename == f"{reference}.fhir.json"
