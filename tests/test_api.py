@@ -367,6 +367,7 @@ def test_malformed_json_is_400_and_another_media_type_is_415(app, client, token)
     headers = {**bearer(token), "Content-Type": "application/json"}
     assert_problem(client.patch(url, data=b'{"status": ', headers=headers), 400)
     assert_problem(client.patch(url, data=b"\xff\xfe", headers=headers), 400)
+    assert_problem(client.patch(url, data=b"[" * 60000, headers=headers), 400)
     assert_problem(client.patch(url, data={"status": "closed"}, headers=bearer(token)), 415)
 
 

@@ -221,7 +221,8 @@ def update(reference: str) -> Response:
         raise ApiProblem(415, "Send the changes as application/json.")
     try:
         changes = json.loads(request.get_data(cache=False) or b"")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: JSON nested thousands deep, which the decoder refuses to follow.
         raise ApiProblem(400, "The body is not valid JSON.") from None
     status, note, if_status = _validate_changes(changes)
     submission = find_submission(reference)
