@@ -170,14 +170,16 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """The patients' pages at /, the staff area at /admin."""
+    """The patients' pages at /, the staff area at /admin, the API for machines at /api/v1."""
     from .admin import bp as admin_bp
+    from .api import bp as api_bp
     from .health import bp as health_bp
     from .public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 
 def register_templates(app: Flask) -> None:

@@ -40,6 +40,9 @@ ACTIONS: dict[str, str] = {
     "user.2fa_enabled": "Turned on two-factor sign-in",
     "user.2fa_disabled": "Turned off two-factor sign-in",
     "purge": "Purged old submissions",
+    "submissions.listed": "Listed submissions through the API",
+    "api_token.created": "Created an API token",
+    "api_token.revoked": "Revoked an API token",
 }
 
 COMMAND_LINE = "command line"

@@ -235,7 +235,7 @@ def users_setup_link(email: str) -> None:
     click.echo(link)
 
 
-# --- flask --app portal export --format csv|xlsx|json [--form] [--since] [--until] -o FILE ------
+# --- flask --app portal export --format csv|xlsx|json|ndjson [--form] [--since] [--until] -o FILE
 
 ISO_DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -287,6 +287,8 @@ def export_command(
         zone,
         upper_id=upper_id,
         batch_size=current_app.config["EXPORT_BATCH_SIZE"],
+        base_url=current_app.config["PUBLIC_BASE_URL"],
+        practice=current_app.extensions["practice"],
     )
     write_private_file(output, chunks, replace=force)
     click.echo(f"{count} submission(s) written to {output}")

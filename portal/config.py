@@ -160,6 +160,11 @@ PASSWORD_HASH_METHOD = "scrypt"
 RETENTION_DAYS = 365
 # Rows fetched from the database per query while an export streams.
 EXPORT_BATCH_SIZE = 1000
+
+# --- The API for machines at /api/v1 ------------------------------------------------------------
+# Requests per API token, counted in the same storage as the forms' limits (RATELIMIT_STORAGE_URI),
+# so the limit holds across every process and host that shares it.
+API_RATE_LIMIT = "600 per minute"
 # The session cookie is always HttpOnly and SameSite=Lax; it is also Secure whenever the request
 # came over HTTPS (behind a proxy, with ProxyFix), and then named __Host-session (Path=/, no
 # Domain), so no other host of the domain can set or shadow it. True makes it Secure (and

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, has_request_context, render_template
+from flask import Flask, has_request_context, render_template, request
 from flask.globals import request_ctx
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response
 
 CALL_US = "Please try again later, or call us."
 
@@ -57,10 +58,25 @@ def register(app: Flask) -> None:
     """Route every HTTP error, and any unhandled exception, to its designed page."""
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> tuple[str, int] | Response:
+        if _is_api():
+            return _api_problem(error)
         return render_error(error.code or 500)
 
     @app.errorhandler(Exception)
-    def unhandled(error: Exception) -> tuple[str, int]:
+    def unhandled(error: Exception) -> tuple[str, int] | Response:
         app.logger.exception("unhandled error")
+        if _is_api():
+            return _api_problem(InternalServerError())
         return render_error(500)
+
+
+def _is_api() -> bool:
+    # Machines get problem+json, not a page, for every error under /api/ (unknown routes too).
+    return request.path.startswith("/api/")
+
+
+def _api_problem(error: HTTPException) -> Response:
+    from .api.problems import from_exception
+
+    return from_exception(error)

@@ -26,13 +26,16 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
+from . import fhir
 from .models import STATUSES, Submission
-from .practice import format_phone
+from .practice import Practice, format_phone
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
+    # FHIR Bulk Data's type: one FHIR Bundle per line (see write_ndjson).
+    "ndjson": "application/fhir+ndjson",
 }
 FORMS = {"appointment": "Appointment request", "contact": "Message"}
 CONTACT_METHODS = {"phone": "Phone", "email": "Email", "text": "Text message"}
@@ -281,6 +284,19 @@ def _text_cell(sheet: Any, value: str) -> str | WriteOnlyCell:
     return cell
 
 
+def write_ndjson(rows: Iterable[Any], base_url: str, practice: Practice) -> Iterator[bytes]:
+    """FHIR NDJSON: one FHIR R4 Bundle per submission, one per line (from rows, not records)."""
+    lines: list[bytes] = []
+    for row in rows:
+        bundle = fhir.bundle(row, base_url, practice)
+        lines.append(json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode())
+        if len(lines) == CHUNK_ROWS:
+            yield b"\n".join(lines) + b"\n"
+            lines = []
+    if lines:
+        yield b"\n".join(lines) + b"\n"
+
+
 WRITERS = {"csv": write_csv, "xlsx": write_xlsx, "json": write_json}
 
 
@@ -292,12 +308,19 @@ def export(
     *,
     upper_id: int | None = None,
     batch_size: int = 1000,
+    base_url: str = "",
+    practice: Practice | None = None,
 ) -> Iterator[bytes]:
-    """The whole export in chunks; rows above upper_id (stored after the count) are left out."""
+    """The whole export in chunks; rows above upper_id (stored after the count) are left out.
+
+    ndjson (FHIR) needs base_url (the identifiers' system) and the practice profile.
+    """
     clauses = filter_clauses(filters, zone)
     if upper_id is not None:
         clauses.append(Submission.id <= upper_id)
     rows = fetch_rows(session, clauses, batch_size)
+    if fmt == "ndjson":
+        return write_ndjson(rows, base_url, practice or Practice())
     return WRITERS[fmt](records(rows, zone), columns_for(filters.form))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import UTC, date, datetime
 
@@ -238,17 +239,83 @@ class User(UserMixin, db.Model):
 
 
 class Note(db.Model):
-    """An internal note on a submission, written by a member of staff."""
+    """An internal note on a submission, written by a member of staff or through the API."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(
         ForeignKey("submission.id", ondelete="CASCADE"), index=True
     )
-    author_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    # Exactly one of the two is set: the staff account, or the API token that wrote the note.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    api_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_token.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     text: Mapped[str] = mapped_column(Text)
 
-    author: Mapped[User] = relationship(lazy="joined")
+    author: Mapped[User | None] = relationship(lazy="joined")
+    api_token: Mapped[ApiToken | None] = relationship(lazy="joined")
+
+    @property
+    def author_label(self) -> str:
+        """Who wrote the note, as the submission page shows it."""
+        if self.author is not None:
+            return self.author.email
+        if self.api_token is not None:
+            return f"{self.api_token.name} (API token)"
+        return "Unknown"
+
+
+# --- The API for machines: bearer tokens ------------------------------------------------------
+
+API_SCOPES = {
+    "submissions:read": "Read submissions (their fields and FHIR)",
+    "submissions:write": "Change a submission's status and add notes",
+}
+# Every token starts with this, so a leaked one is recognisable (secret scanners, logs).
+API_TOKEN_PREFIX = "portal_"
+
+
+class ApiToken(db.Model):
+    """A bearer token for the API: only its SHA-256 is stored; the token is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Shown in the audit trail as the actor of everything done with the token.
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # The token's first characters, enough for staff to tell tokens apart; not a secret.
+    hint: Mapped[str] = mapped_column(String(24))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Space-separated, from API_SCOPES.
+    scopes: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    created_by: Mapped[User | None] = relationship()
+
+    @staticmethod
+    def new_secret() -> str:
+        """A fresh token: the prefix and 32 random bytes, base64url-encoded."""
+        return API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+    @staticmethod
+    def hash(token: str) -> str:
+        """SHA-256 of the token: 32 random bytes need no slow hash to resist guessing."""
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        """The token's scopes."""
+        return frozenset(self.scopes.split())
+
+    def usable(self, now: datetime) -> bool:
+        """Neither revoked nor expired."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} {self.hint}>"
 
 
 class AuditEvent(db.Model):

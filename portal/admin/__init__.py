@@ -25,6 +25,7 @@ STAFF_ENDPOINTS = frozenset(
     {
         "admin.inbox",
         "admin.submission",
+        "admin.submission_fhir",
         "admin.change_status",
         "admin.add_note",
         "admin.resend",
@@ -116,4 +117,5 @@ def no_store(response: Response) -> Response:
     return response
 
 
-from . import auth, data, delivery, users, views  # noqa: E402, F401  -- registers the routes on bp
+# Importing the modules registers their routes on bp.
+from . import api_tokens, auth, data, delivery, fhir, users, views  # noqa: E402, F401

@@ -53,7 +53,7 @@ def export() -> Response | tuple[str, int]:
     return render_template("admin/export.html", form=form), 400 if form.refused() else 422
 
 
-@bp.get("/export.<any(csv, xlsx, json):fmt>")
+@bp.get("/export.<any(csv, xlsx, json, ndjson):fmt>")
 def export_file(fmt: str) -> Response:
     """Stream the export; the audit record (with the row count) is committed before any row."""
     form = FilterForm(formdata=request.args)
@@ -71,6 +71,8 @@ def export_file(fmt: str) -> Response:
         zone,
         upper_id=upper_id,
         batch_size=current_app.config["EXPORT_BATCH_SIZE"],
+        base_url=current_app.config["PUBLIC_BASE_URL"],
+        practice=practice(),
     )
     name = exports.filename(filters, fmt, datetime.now(zone).date())
     return Response(

@@ -46,6 +46,7 @@ FORMAT_CHOICES = [
     SelectChoice("csv", "CSV"),
     SelectChoice("xlsx", "Excel (XLSX)"),
     SelectChoice("json", "JSON"),
+    SelectChoice("ndjson", "FHIR R4 (NDJSON)"),
 ]
 
 

@@ -15,6 +15,7 @@ from ..exports import CONTACT_METHODS, PATIENT_TYPES, PREFERRED_TIMES, local_day
 from ..extensions import db
 from ..models import STATUSES, Note, OutboxMessage, Submission
 from ..practice import Practice
+from ..services.submissions import Actor, update_submission
 from . import bp
 from .auth import acting_user, commit, record
 from .forms import InboxForm, NoteForm, ResendForm, StatusForm
@@ -216,6 +217,11 @@ def inbox() -> tuple[str, int]:
     ), 200
 
 
+def staff_actor() -> Actor:
+    """The signed-in member of staff, as the actor of a change to a submission."""
+    return Actor(user=acting_user(), ip=request.remote_addr)
+
+
 def find_submission(reference: str) -> Submission:
     """The submission with this reference, or 404."""
     if not REFERENCE.match(reference):
@@ -311,10 +317,8 @@ def change_status(reference: str) -> Response | tuple[str, int]:
     form = StatusForm()
     if not form.validate():
         return detail_page(submission, status_form=form, status=422)
-    old, new = submission.status, form.status.data
-    if new != old:
-        submission.status = new
-        record("submission.status", target=reference, detail={"from": old, "to": new})
+    new = form.status.data
+    if update_submission(db.session, submission, staff_actor(), status=new).changed:
         commit()
         flash(f"Status changed to {STATUSES[new]}.", "success")
     return redirect(url_for(".submission", reference=reference), code=303)
@@ -326,9 +330,7 @@ def add_note(reference: str) -> Response | tuple[str, int]:
     form = NoteForm()
     if not form.validate():
         return detail_page(submission, note_form=form, status=422)
-    note = Note(submission_id=submission.id, author_id=acting_user().id, text=form.text.data)
-    db.session.add(note)
-    record("note.added", target=reference, detail={"characters": len(form.text.data)})
+    update_submission(db.session, submission, staff_actor(), note=form.text.data)
     commit()
     flash("Note added.", "success")
     return redirect(url_for(".submission", reference=reference, _anchor="notes"), code=303)

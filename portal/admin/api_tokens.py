@@ -1,0 +1,140 @@
+"""Admins' page for API tokens: create one (shown once), see when each was last used, revoke.
+
+Not in STAFF_ENDPOINTS: like every endpoint not listed there, these are for admins only.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms import DateField, HiddenField, SelectChoice, SelectMultipleField, StringField
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..extensions import db
+from ..models import API_SCOPES, ApiToken, utcnow
+from ..public.forms import single_line, strip
+from . import bp
+from .auth import acting_user, commit, record
+from .views import practice
+
+
+class ScopesField(SelectMultipleField):
+    """Checkboxes, one per scope."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class NewTokenForm(FlaskForm):
+    """Name, scopes and optional expiry of a new API token."""
+
+    name = StringField(
+        "Name",
+        filters=[strip],
+        validators=[
+            DataRequired("Enter a name, such as the system that will use the token"),
+            Length(max=100, message="A name must be 100 characters or fewer"),
+            single_line,
+        ],
+    )
+    scopes = ScopesField(
+        "Scopes",
+        choices=[SelectChoice(key, f"{key}: {label}") for key, label in API_SCOPES.items()],
+        validators=[DataRequired("Select at least one scope")],
+    )
+    expires_on = DateField("Expires on", validators=[Optional()])
+
+    def validate_expires_on(self, field: DateField) -> None:
+        """An expiry, when given, is a day after today (practice time)."""
+        if field.data is not None and field.data <= datetime.now(practice().zone).date():
+            raise ValidationError("The expiry date must be in the future")
+
+
+class RevokeTokenForm(FlaskForm):
+    """Revoke one token."""
+
+    token = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,18}$")])
+
+
+def _page(form: NewTokenForm, new_token: str | None = None, status: int = 200) -> tuple[str, int]:
+    tokens = db.session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())).all()
+    return render_template(
+        "admin/api_tokens.html",
+        form=form,
+        tokens=tokens,
+        new_token=new_token,
+        revoke_form=RevokeTokenForm(formdata=None),
+        scopes=API_SCOPES,
+        now=utcnow(),
+    ), status
+
+
+@bp.get("/api-tokens")
+def api_tokens() -> tuple[str, int]:
+    return _page(NewTokenForm(formdata=None))
+
+
+@bp.post("/api-tokens")
+def create_api_token() -> tuple[str, int]:
+    form = NewTokenForm()
+    if not form.validate():
+        return _page(form, status=422)
+    name = form.name.data
+    if db.session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+        form.name.errors = [*form.name.errors, "There is already a token with this name"]
+        return _page(form, status=422)
+    secret = ApiToken.new_secret()
+    token = ApiToken(
+        name=name,
+        hint=secret[:12],
+        token_hash=ApiToken.hash(secret),
+        scopes=" ".join(s for s in API_SCOPES if s in form.scopes.data),
+        created_by_id=acting_user().id,
+        expires_at=_end_of_day(form.expires_on.data),
+    )
+    db.session.add(token)
+    record(
+        "api_token.created",
+        target=name,
+        detail={"scopes": token.scopes.split(), "expires_on": _iso(form.expires_on.data)},
+    )
+    commit()
+    # Shown on this answer only (no redirect): the admin copies it now; only its hash is kept.
+    return _page(NewTokenForm(formdata=None), new_token=secret, status=201)
+
+
+@bp.post("/api-tokens/revoke")
+def revoke_api_token() -> Response:
+    form = RevokeTokenForm()
+    token = db.session.get(ApiToken, int(form.token.data)) if form.validate() else None
+    if token is None:
+        abort(404)
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record("api_token.revoked", target=token.name)
+        commit()
+        flash(f"The API token {token.name} is revoked.", "success")
+    return redirect(url_for(".api_tokens"), code=303)
+
+
+def _end_of_day(day: date | None) -> datetime | None:
+    # A token "expires on" a day: it works until that day ends in the practice's time zone.
+    if day is None:
+        return None
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=practice().zone)
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None

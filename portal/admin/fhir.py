@@ -1,0 +1,26 @@
+"""A submission as a FHIR R4 Bundle, downloaded by staff (audited like a view)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, current_app
+
+from .. import fhir
+from . import bp
+from .auth import commit, record
+from .views import find_submission, practice
+
+
+@bp.get("/submissions/<reference>.fhir.json")
+def submission_fhir(reference: str) -> Response:
+    """The Bundle as a download; recorded in the audit trail as a view of the submission."""
+    submission = find_submission(reference)
+    bundle = fhir.bundle(submission, current_app.config["PUBLIC_BASE_URL"], practice())
+    record("submission.viewed", target=reference, detail={"format": "fhir"})
+    commit()
+    return Response(
+        json.dumps(bundle, ensure_ascii=False, indent=2),
+        content_type=fhir.FHIR_JSON,
+        headers={"Content-Disposition": f'attachment; filename="{reference}.fhir.json"'},
+    )
