@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
@@ -86,7 +86,7 @@ class Ledger:
             self._log_failure(row, verdict, now, lost)
         self.pending = []
         if sent is not None and sent.id in lost:
-            self._log_lost(sent)
+            _log_lost(self.owner, sent)
 
     def _transaction(
         self,
@@ -133,7 +133,7 @@ class Ledger:
 
     def _finish(self, row: Claimed, **values: Any) -> bool:
         """Record one attempt and release its lease, only while the lease is still ours."""
-        result = db.session.execute(
+        result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
             update(OutboxMessage)
             .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.owner)
             .values(
@@ -148,7 +148,7 @@ class Ledger:
 
     def _log_failure(self, row: Claimed, verdict: Verdict, now: datetime, lost: set[int]) -> None:
         if row.id in lost:
-            self._log_lost(row)
+            _log_lost(self.owner, row)
             return
         attempts = row.attempts + 1
         values = self._failure_values(row, verdict, now)
@@ -173,10 +173,11 @@ class Ledger:
             extra=_fields(row, "retrying", error=verdict.summary),
         )
 
-    def _log_lost(self, row: Claimed) -> None:
-        log.warning(
-            "outbox worker %s lost its claim on message %s (%s) before recording it",
-            self.owner,
-            row.id,
-            row.reference,
-        )
+
+def _log_lost(owner: str, row: Claimed) -> None:
+    log.warning(
+        "outbox worker %s lost its claim on message %s (%s) before recording it",
+        owner,
+        row.id,
+        row.reference,
+    )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, or_, select, update
+from sqlalchemy import CursorResult, case, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -67,7 +67,7 @@ class DeliveryStateStore:
             return False
         # The step is over: the first worker to move the time on sends the probe batch; the
         # others wait for its outcome, or for its lease to end if it dies while probing.
-        probe = db.session.execute(
+        probe: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
             update(DeliveryState)
             .where(DeliveryState.id == STATE_ID, DeliveryState.backoff_until <= now)
             .values(backoff_until=now + self.lease)
