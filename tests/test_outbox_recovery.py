@@ -18,6 +18,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,9 @@ from sqlalchemy import select
 
 from portal import outbox
 from portal.extensions import db
-from portal.models import DeliveryState, utcnow
+from portal.models import DeliveryState, OutboxMessage, utcnow
 
-from .smtp import SMTPServer, StallingServer
+from .smtp import SMTPServer, StallingServer, free_port
 from .test_outbox import configure, delivery_state, make_due, messages, queue
 
 FRONT_DESK = "desk@practice.example"
@@ -222,6 +223,19 @@ def test_batch_that_fails_midway_gives_back_the_rest_at_once(settings, smtp_serv
     # Not one claim is left to run out: another worker may take them as soon as it may send.
     assert all(m.lease_owner is None and m.lease_expires_at is None for m in rows)
     assert delivery_state(app).backoff_step == 1
+
+
+def test_outage_gives_back_the_batch_but_fails_messages_past_the_give_up_deadline(settings, app):
+    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())  # nothing listens there
+    queue(app, ["a@example.com", "b@example.com", "c@example.com"])
+    with app.app_context():
+        old = db.session.get(OutboxMessage, 3)
+        old.queued_at = utcnow() - timedelta(hours=24, seconds=1)
+        db.session.commit()
+        outbox.Worker().deliver_batch()
+    rows = messages(app)
+    assert [(m.status, m.attempts) for m in rows] == [("retrying", 1), ("queued", 0), ("failed", 1)]
+    assert "ConnectionRefusedError" in rows[2].last_error
 
 
 def test_worker_wide_backoff_holds_every_worker_until_one_probe(settings, smtp_server, app):

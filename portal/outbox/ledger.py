@@ -43,6 +43,10 @@ class Ledger:
         self.patience = lease.total_seconds() / 2
         self.pending: list[tuple[Claimed, Verdict]] = []
         self.reached_server = False
+        # After an acceptance the shared state says "no failures, no backoff": further
+        # acceptances in a row only move last_success_at, which waits for the next write.
+        self.state_clean = False
+        self.unrecorded_success = False
         self.sleep: Callable[[float], None] = time.sleep
 
     def failed(self, row: Claimed, verdict: Verdict) -> None:
@@ -57,7 +61,7 @@ class Ledger:
 
     def close(self, release: Sequence[Claimed] = (), server_wide: Verdict | None = None) -> None:
         """Write the remaining failures and give the messages not attempted back at once."""
-        if self.pending or release or server_wide is not None:
+        if self.pending or release or server_wide is not None or self.unrecorded_success:
             self._write(sent=None, release=release, server_wide=server_wide)
 
     def _write(
@@ -71,7 +75,10 @@ class Ledger:
                 lost = self._transaction(now, sent, release, server_wide)
                 break
             except SQLAlchemyError:
-                db.session.rollback()  # a broken connection is replaced on the next try
+                try:
+                    db.session.rollback()  # a broken connection is replaced on the next try
+                except SQLAlchemyError:
+                    db.session.remove()
                 if time.monotonic() + pause > give_up:
                     raise
                 log.warning(
@@ -83,7 +90,10 @@ class Ledger:
                 self.sleep(pause)
                 pause = min(pause * 2, 2.0)
         for row, verdict in self.pending:
-            self._log_failure(row, verdict, now, lost)
+            if row.id in lost:
+                _log_lost(self.owner, row)
+            else:
+                _log_failure(row, verdict, self._failure_values(row, verdict, now)["status"])
         self.pending = []
         if sent is not None and sent.id in lost:
             _log_lost(self.owner, sent)
@@ -111,11 +121,18 @@ class Ledger:
                 .values(lease_owner=None, lease_expires_at=None)
                 .execution_options(synchronize_session=False)
             )
-        outcomes = [verdict for _, verdict in self.pending] + ([None] if sent is not None else [])
-        self.state.record(
-            outcomes, now, server_wide=server_wide, reached_server=self.reached_server
-        )
+        outcomes: list[Verdict | None] = [None] if self.unrecorded_success else []
+        outcomes += [verdict for _, verdict in self.pending]
+        skip_state = sent is not None and not self.pending and self.state_clean
+        if sent is not None:
+            outcomes.append(None)
+        if not skip_state:
+            self.state.record(
+                outcomes, now, server_wide=server_wide, reached_server=self.reached_server
+            )
         db.session.commit()
+        self.unrecorded_success = skip_state
+        self.state_clean = sent is not None
         return lost
 
     def _failure_values(self, row: Claimed, verdict: Verdict, now: datetime) -> dict[str, Any]:
@@ -146,33 +163,6 @@ class Ledger:
         )
         return bool(result.rowcount)
 
-    def _log_failure(self, row: Claimed, verdict: Verdict, now: datetime, lost: set[int]) -> None:
-        if row.id in lost:
-            _log_lost(self.owner, row)
-            return
-        attempts = row.attempts + 1
-        values = self._failure_values(row, verdict, now)
-        if values["status"] == "failed":
-            why = "refused" if verdict.permanent else f"still not accepted after {attempts} tries"
-            log.error(
-                "outbox message %s (%s, Message-ID %s) failed, %s: %s",
-                row.id,
-                row.reference,
-                row.message_id,
-                why,
-                verdict.summary,
-                extra=_fields(row, "failed", error=verdict.summary),
-            )
-            return
-        log.warning(
-            "outbox message %s (%s) not delivered (attempt %d), retrying: %s",
-            row.id,
-            row.reference,
-            attempts,
-            verdict.summary,
-            extra=_fields(row, "retrying", error=verdict.summary),
-        )
-
 
 def _log_lost(owner: str, row: Claimed) -> None:
     log.warning(
@@ -180,4 +170,28 @@ def _log_lost(owner: str, row: Claimed) -> None:
         owner,
         row.id,
         row.reference,
+    )
+
+
+def _log_failure(row: Claimed, verdict: Verdict, status: str) -> None:
+    attempts = row.attempts + 1
+    if status == "failed":
+        why = "refused" if verdict.permanent else f"still not accepted after {attempts} tries"
+        log.error(
+            "outbox message %s (%s, Message-ID %s) failed, %s: %s",
+            row.id,
+            row.reference,
+            row.message_id,
+            why,
+            verdict.summary,
+            extra=_fields(row, "failed", error=verdict.summary),
+        )
+        return
+    log.warning(
+        "outbox message %s (%s) not delivered (attempt %d), retrying: %s",
+        row.id,
+        row.reference,
+        attempts,
+        verdict.summary,
+        extra=_fields(row, "retrying", error=verdict.summary),
     )

@@ -116,42 +116,45 @@ class SMTPTransport:
         try:
             code, text = smtp.mail(sender, options)
             if code != 250:
-                raise self._refused(smtplib.SMTPSenderRefused(code, text, sender))
+                raise smtplib.SMTPSenderRefused(code, text, sender)
             stage = policy.RCPT
             for recipient in sanitize_addresses(message.send_to):
                 code, text = smtp.rcpt(recipient, list(message.rcpt_options))
                 if code not in (250, 251):
                     refused = {recipient: (code, text)}
-                    raise self._refused(smtplib.SMTPRecipientsRefused(refused))  # type: ignore[arg-type]
+                    raise smtplib.SMTPRecipientsRefused(refused)  # type: ignore[arg-type]
             stage = policy.DATA
             code, text = smtp.data(content)
             if code != 250:
-                raise self._refused(smtplib.SMTPDataError(code, text))
+                raise smtplib.SMTPDataError(code, text)
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as error:
+            self._end_transaction(error)
+            raise policy.DeliveryError(stage, error) from error
         except Exception as error:
-            if not isinstance(error, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
-                self.close()  # a timeout or a disconnect: the conversation is over
+            # A timeout or a disconnect: the conversation is over, and saying QUIT to a server
+            # that stopped answering would only wait another MAIL_TIMEOUT.
+            self.close(polite=False)
             raise policy.DeliveryError(stage, error) from error
 
-    def _refused(self, error: Exception) -> Exception:
-        """End the refused transaction (RSET), or the connection if the server is closing it."""
-        code = getattr(error, "smtp_code", None) or next(
-            (c for c, _ in getattr(error, "recipients", {}).values()), None
-        )
-        if code == 421 or self.smtp is None:
-            self.close()
-            return error
+    def _end_transaction(self, error: Exception) -> None:
+        """After a refusal, RSET for the next message, or hang up if the server is closing."""
+        codes = [getattr(error, "smtp_code", 0)] + [
+            code for code, _ in getattr(error, "recipients", {}).values()
+        ]
+        if 421 in codes or self.smtp is None:
+            self.close(polite=False)
+            return
         try:
             self.smtp.rset()
         except (smtplib.SMTPException, OSError):
-            self.close()
-        return error
+            self.close(polite=False)
 
-    def close(self) -> None:
+    def close(self, polite: bool = True) -> None:
         smtp, self.smtp = self.smtp, None
         if smtp is None:
             return
         try:
-            if smtp.sock is not None:
+            if polite and smtp.sock is not None:
                 smtp.quit()
         except (smtplib.SMTPException, OSError):
             pass

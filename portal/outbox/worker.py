@@ -188,10 +188,16 @@ class Worker:
                 verdict = classify(error)
                 ledger.failed(row, verdict)
                 if verdict.server_wide:
-                    # The rest would fail the same way: give them back now, uncharged, and let
-                    # every worker back off until the next probe.
+                    # The rest would fail the same way: give them back now, uncharged (except
+                    # those past their give-up deadline), and every worker backs off.
                     transport.close()
-                    ledger.close(release=rows[index + 1 :], server_wide=verdict)
+                    rest, now = rows[index + 1 :], utcnow()
+                    for expired in (r for r in rest if self.policy.deadline(r.queued_at) <= now):
+                        ledger.failed(expired, verdict)
+                    ledger.close(
+                        release=[r for r in rest if self.policy.deadline(r.queued_at) > now],
+                        server_wide=verdict,
+                    )
                     return
                 continue
             ledger.sent(row)
