@@ -49,10 +49,10 @@ def outbox_run(once: bool) -> None:
         logger.setLevel(logging.INFO)
     worker = outbox.Worker()
     config = current_app.config
-    if float(config["OUTBOX_LEASE"]) < 10 * float(config["MAIL_TIMEOUT"]):
-        # A send is several SMTP round trips, each allowed MAIL_TIMEOUT: a lease shorter than
-        # that lets another worker take a message over while this one is still sending it.
-        logger.warning("OUTBOX_LEASE should be at least 10 x MAIL_TIMEOUT")
+    if float(config["OUTBOX_LEASE"]) < 3 * float(config["OUTBOX_POLL_INTERVAL"]):
+        # The lease is renewed every third of it: shorter than a few polls, a busy database
+        # could let another worker take a message over while this one is still sending it.
+        logger.warning("OUTBOX_LEASE should be at least 3 x OUTBOX_POLL_INTERVAL")
     if config["MAIL_SERVER"]:
         if "localhost" in str(config["FRONT_DESK_EMAILS"]):
             logger.warning("FRONT_DESK_EMAILS still holds the placeholder: set the real addresses")

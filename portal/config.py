@@ -111,8 +111,12 @@ NOTIFY_INCLUDE_DETAILS = False
 OUTBOX_RETRY_BASE = 60
 OUTBOX_RETRY_MAX = 1800
 OUTBOX_GIVE_UP_AFTER = 86400
-# Seconds a worker owns the messages it claimed; a worker that dies loses them after this.
-OUTBOX_LEASE = 300
+# Failed delivery attempts in a row (any message, any worker) that mean delivery is in trouble;
+# an authentication or certificate failure counts as this many at once.
+DELIVERY_ALARM_AFTER = 5
+# Seconds a worker owns the messages it claimed (renewed while it works); a worker that dies
+# loses them after this, and another takes them over.
+OUTBOX_LEASE = 60
 # Seconds an idle worker waits before looking for due messages again.
 OUTBOX_POLL_INTERVAL = 2.0
 # Messages claimed (and sent over one SMTP connection) at a time.

@@ -1,8 +1,10 @@
 """A real SMTP server for the tests: aiosmtpd on 127.0.0.1, with answers a test can script.
 
 ``SMTPServer`` records every message it accepts, can refuse recipients or data with any SMTP
-answer, can hold a DATA command open (a server that stalls mid-message), and can be stopped and
-started again on the same port (a server that is down, then back). ``StallingServer`` accepts
+answer, can refuse the greeting, MAIL FROM, every RCPT TO or every DATA for the next N times (a
+server that is wrong for a while, then recovers), can require AUTH with one user and password,
+can hold a DATA command open (a server that stalls mid-message), and can be stopped and started
+again on the same port (a server that is down, then back). ``StallingServer`` accepts
 connections and never says a word.
 """
 
@@ -13,11 +15,14 @@ import email
 import socket
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 # aiosmtpd speaks plain SMTP: settings (and PORTAL_* variables) that point the portal at it must
 # turn STARTTLS off and allow plain SMTP, which the portal otherwise refuses.
@@ -66,9 +71,39 @@ class Recorder:
     holding: threading.Event = field(default_factory=threading.Event)
     held: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # stage ("greeting", "mail", "rcpt", "data") -> answers still to give, one per command
+    refusals: dict[str, list[str | None]] = field(default_factory=dict)
+    # How many times each stage was reached (connections for "greeting").
+    seen: Counter = field(default_factory=Counter)
+    # Called (in the server's thread) after a message is accepted, before the 250 is sent.
+    on_accept: Callable[[Received], None] | None = None
+    # While the Controller starts, it connects once to check the server is up: not counted.
+    starting: bool = False
+
+    def refuse(self, stage: str, answer: str, times: int = 1, after: int = 0) -> None:
+        """After `after` normal commands of `stage`, answer the next `times` with `answer`."""
+        with self.lock:
+            self.refusals.setdefault(stage, []).extend([None] * after + [answer] * times)
+
+    def refusal(self, stage: str) -> str | None:
+        """Count the command; the scripted answer for it, if one is left."""
+        with self.lock:
+            if self.starting:
+                return None
+            self.seen[stage] += 1
+            answers = self.refusals.get(stage)
+            return answers.pop(0) if answers else None
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        answer = self.refusal("mail")
+        if answer:
+            return answer
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        answer = self.rcpt_answers.get(address)
+        answer = self.rcpt_answers.get(address) or self.refusal("rcpt")
         if answer:
             return answer
         envelope.rcpt_tos.append(address)
@@ -94,9 +129,44 @@ class Recorder:
         for address in envelope.rcpt_tos:
             if address in self.data_answers:
                 return self.data_answers[address]
+        answer = self.refusal("data")
+        if answer:
+            return answer
         with self.lock:
             self.received.append(message)
+        if self.on_accept is not None:
+            self.on_accept(message)
         return "250 Message accepted for delivery"
+
+
+class ScriptedSMTP(SMTP):
+    """aiosmtpd's SMTP session, whose greeting can be a scripted refusal (then it hangs up)."""
+
+    async def _handle_client(self) -> None:
+        answer = self.event_handler.refusal("greeting")
+        if answer:
+            await self.push(answer)
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+
+class ScriptedController(Controller):
+    def factory(self) -> SMTP:
+        return ScriptedSMTP(self.handler, **self.SMTP_kwargs)
+
+
+def password_checker(user: str, password: str):
+    """An aiosmtpd authenticator that accepts one user name and password (LOGIN and PLAIN)."""
+
+    def check(server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(),
+            auth_data.password.decode(),
+        ) == (user, password)
+        return AuthResult(success=ok, handled=False)
+
+    return check
 
 
 class SMTPServer:
@@ -114,11 +184,23 @@ class SMTPServer:
 
     def start(self) -> SMTPServer:
         # A stopped Controller has closed its event loop: each start gets a new one.
-        self.controller = Controller(
+        self.controller = ScriptedController(
             self.handler, hostname="127.0.0.1", port=self.port, **self.controller_kwargs
         )
-        self.controller.start()
+        self.handler.starting = True
+        try:
+            self.controller.start()
+        finally:
+            self.handler.starting = False
         return self
+
+    def require_auth(self, user: str, password: str) -> None:
+        """From now on, offer AUTH (over plain SMTP) and accept only this user and password."""
+        self.stop()
+        self.controller_kwargs.update(
+            authenticator=password_checker(user, password), auth_require_tls=False
+        )
+        self.start()
 
     def stop(self) -> None:
         self.handler.hold.clear()

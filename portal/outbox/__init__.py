@@ -1,19 +1,24 @@
 """The outbox: email written in the caller's transaction and delivered later by a worker.
 
 ``queue`` is what request code uses (inside its own transaction); ``transport`` sends built
-messages over SMTP or writes them as files; ``worker`` claims, delivers and records. This package
-knows nothing about requests, pages or submissions.
+messages over SMTP or writes them as files; ``policy`` decides what a refusal means and when to
+try again; ``worker`` claims and delivers, ``ledger`` records, ``lease`` keeps claims alive and
+``state`` holds the shared delivery state. This package knows nothing about requests, pages or
+submissions.
 """
 
+from .policy import DeliveryError, RetryPolicy, Verdict, classify
 from .queue import PENDING, STATUSES, new_message_id, oldest_pending, queue, resend, status_counts
 from .transport import build, transport_for_app
-from .worker import Claimed, Outcome, Worker, classify
+from .worker import Claimed, Worker
 
 __all__ = [
     "PENDING",
     "STATUSES",
     "Claimed",
-    "Outcome",
+    "DeliveryError",
+    "RetryPolicy",
+    "Verdict",
     "Worker",
     "build",
     "classify",

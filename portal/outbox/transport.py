@@ -1,4 +1,8 @@
-"""Where built messages go: an SMTP server (timeouts, verified TLS) or ``.eml`` files."""
+"""Where built messages go: an SMTP server (timeouts, verified TLS) or ``.eml`` files.
+
+Messages are Flask-Mail's public ``Message``; the SMTP conversation is the standard library's
+``smtplib``, one command at a time, so that every refusal says where it happened.
+"""
 
 from __future__ import annotations
 
@@ -6,48 +10,20 @@ import logging
 import os
 import smtplib
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import current_app, render_template
-from flask_mail import BadHeaderError, Connection, Message
+from flask_mail import BadHeaderError, Message, sanitize_address, sanitize_addresses
+
+from ..storage import private_folder
+from . import policy
 
 if TYPE_CHECKING:
     from .worker import Claimed
 
 log = logging.getLogger(__name__)
-
-
-class VerifiedConnection(Connection):
-    """Flask-Mail's SMTP connection with a timeout on every operation and verified TLS.
-
-    Flask-Mail opens ``smtplib.SMTP`` with no timeout (a stalled server hangs the worker for
-    ever) and starts TLS without checking the server's certificate.
-    """
-
-    def __init__(self, mail: Any, timeout: float) -> None:
-        super().__init__(mail)
-        self.timeout = timeout
-
-    def configure_host(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
-        host: smtplib.SMTP
-        if self.mail.use_ssl:
-            host = smtplib.SMTP_SSL(
-                self.mail.server, self.mail.port, timeout=self.timeout, context=context
-            )
-        else:
-            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=self.timeout)
-        try:
-            host.set_debuglevel(int(self.mail.debug))
-            if self.mail.use_tls:
-                host.starttls(context=context)
-            if self.mail.username and self.mail.password:
-                host.login(self.mail.username, self.mail.password)
-        except BaseException:
-            host.close()
-            raise
-        return host
 
 
 class Transport(Protocol):
@@ -59,34 +35,132 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class SMTPTransport:
-    """One SMTP connection, opened when first needed and reused for the whole batch."""
+@dataclass(frozen=True)
+class SMTPSettings:
+    """Where and how to reach the mail server (Flask-Mail's MAIL_* settings)."""
 
-    def __init__(self, mail: Any, timeout: float) -> None:
-        self.connection = VerifiedConnection(mail, timeout)
+    server: str
+    port: int
+    use_tls: bool
+    use_ssl: bool
+    username: str | None
+    password: str | None
+    timeout: float
+
+
+class SMTPTransport:
+    """One SMTP conversation per batch, one command at a time, so a refusal names its stage.
+
+    Built on the standard library's ``smtplib`` with a timeout on every operation and TLS that
+    verifies the server's certificate; every failure is raised as a ``DeliveryError`` carrying
+    the stage (connect, greeting, ehlo, starttls, auth, mail, rcpt, data) it happened at.
+    """
+
+    def __init__(self, settings: SMTPSettings) -> None:
+        self.settings = settings
+        self.smtp: smtplib.SMTP | None = None
 
     def open(self) -> None:
-        self.connection.host = self.connection.configure_host()
-        self.connection.num_emails = 0
+        s = self.settings
+        context = ssl.create_default_context()
+        try:
+            smtp: smtplib.SMTP = (
+                smtplib.SMTP_SSL(s.server, s.port, timeout=s.timeout, context=context)
+                if s.use_ssl
+                else smtplib.SMTP(s.server, s.port, timeout=s.timeout)
+            )
+        except smtplib.SMTPConnectError as error:  # connected, but the greeting was not 220
+            raise policy.DeliveryError(policy.GREETING, error) from error
+        except Exception as error:
+            raise policy.DeliveryError(policy.CONNECT, error) from error
+        stage = policy.EHLO
+        try:
+            self._hello(smtp)
+            if s.use_tls:
+                stage = policy.STARTTLS
+                code, text = smtp.starttls(context=context)
+                if code != 220:
+                    raise smtplib.SMTPResponseException(code, text)
+                stage = policy.EHLO
+                self._hello(smtp)
+            if s.username and s.password:
+                stage = policy.AUTH
+                smtp.login(s.username, s.password)
+        except Exception as error:
+            smtp.close()
+            raise policy.DeliveryError(stage, error) from error
+        self.smtp = smtp
+
+    @staticmethod
+    def _hello(smtp: smtplib.SMTP) -> None:
+        code, text = smtp.ehlo()
+        if not 200 <= code <= 299:
+            code, text = smtp.helo()
+            if not 200 <= code <= 299:
+                raise smtplib.SMTPHeloError(code, text)
 
     def is_open(self) -> bool:
-        host = self.connection.host
-        return host is not None and host.sock is not None
+        return self.smtp is not None and self.smtp.sock is not None
 
     def send(self, message: Message, row: Claimed) -> None:
-        self.connection.send(message)
+        """MAIL FROM, RCPT TO for each recipient, DATA: the conversation smtplib.sendmail has."""
+        if not self.is_open():
+            self.open()
+        smtp = self.smtp
+        assert smtp is not None
+        content = message.as_bytes()
+        sender = sanitize_address(message.sender)
+        options = list(message.mail_options)
+        if smtp.does_esmtp and smtp.has_extn("size"):
+            options.append(f"size={len(content)}")
+        stage = policy.MAIL
+        try:
+            code, text = smtp.mail(sender, options)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, text, sender)
+            stage = policy.RCPT
+            for recipient in sanitize_addresses(message.send_to):
+                code, text = smtp.rcpt(recipient, list(message.rcpt_options))
+                if code not in (250, 251):
+                    refused = {recipient: (code, text)}
+                    raise smtplib.SMTPRecipientsRefused(refused)  # type: ignore[arg-type]
+            stage = policy.DATA
+            code, text = smtp.data(content)
+            if code != 250:
+                raise smtplib.SMTPDataError(code, text)
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as error:
+            self._end_transaction(error)
+            raise policy.DeliveryError(stage, error) from error
+        except Exception as error:
+            # A timeout or a disconnect: the conversation is over, and saying QUIT to a server
+            # that stopped answering would only wait another MAIL_TIMEOUT.
+            self.close(polite=False)
+            raise policy.DeliveryError(stage, error) from error
 
-    def close(self) -> None:
-        host, self.connection.host = self.connection.host, None
-        if host is None:
+    def _end_transaction(self, error: Exception) -> None:
+        """After a refusal, RSET for the next message, or hang up if the server is closing."""
+        codes = [getattr(error, "smtp_code", 0)] + [
+            code for code, _ in getattr(error, "recipients", {}).values()
+        ]
+        if 421 in codes or self.smtp is None:
+            self.close(polite=False)
             return
         try:
-            if host.sock is not None:
-                host.quit()
+            self.smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close(polite=False)
+
+    def close(self, polite: bool = True) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is None:
+            return
+        try:
+            if polite and smtp.sock is not None:
+                smtp.quit()
         except (smtplib.SMTPException, OSError):
             pass
         finally:
-            host.close()
+            smtp.close()
 
 
 class FileTransport:
@@ -96,12 +170,15 @@ class FileTransport:
         self.folder = folder
 
     def open(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        # Patient data may be written here: the folder is owner-only whatever the umask.
+        private_folder(self.folder)
 
     def is_open(self) -> bool:
         return self.folder.is_dir()
 
     def send(self, message: Message, row: Claimed) -> None:
+        if not self.is_open():
+            self.open()
         name = row.template.rpartition("/")[2]
         stem = f"{row.queued_at:%Y%m%d-%H%M%S}-{row.reference or 'message'}-{name}-{row.id}"
         path = self.folder / f"{stem}.eml"
@@ -127,10 +204,19 @@ class FileTransport:
 
 def transport_for_app() -> Transport:
     """SMTP when MAIL_SERVER is set, else .eml files in the instance folder's mail/."""
-    mail = current_app.extensions["mail"]
-    if not mail.server:
+    config = current_app.config
+    if not config["MAIL_SERVER"]:
         return FileTransport(Path(current_app.instance_path) / "mail")
-    return SMTPTransport(mail, current_app.config["MAIL_TIMEOUT"])
+    settings = SMTPSettings(
+        server=config["MAIL_SERVER"],
+        port=int(config["MAIL_PORT"]),
+        use_tls=bool(config["MAIL_USE_TLS"]),
+        use_ssl=bool(config["MAIL_USE_SSL"]),
+        username=config["MAIL_USERNAME"],
+        password=config["MAIL_PASSWORD"],
+        timeout=float(config["MAIL_TIMEOUT"]),
+    )
+    return SMTPTransport(settings)
 
 
 def build(row: Claimed) -> Message:
