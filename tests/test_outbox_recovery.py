@@ -30,7 +30,7 @@ from portal import outbox
 from portal.extensions import db
 from portal.models import DeliveryState, OutboxMessage, utcnow
 
-from .smtp import SMTPServer, StallingServer, free_port
+from .smtp import PLAIN_SMTP, PLAIN_SMTP_ENV, SMTPServer, StallingServer, free_port
 from .test_outbox import configure, delivery_state, make_due, messages, queue
 
 FRONT_DESK = "desk@practice.example"
@@ -179,7 +179,7 @@ def test_authentication_failure_is_retried_and_raises_the_alarm_at_once(settings
 
 def test_stalled_server_is_retried_and_every_message_arrives_once(settings, app):
     stalling = StallingServer()
-    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=stalling.port, MAIL_TIMEOUT=0.5)
+    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=stalling.port, MAIL_TIMEOUT=0.5, **PLAIN_SMTP)
     queue(app, [FRONT_DESK, *PATIENTS])
     server = SMTPServer(port=stalling.port)
     recovered = threading.Event()
@@ -226,7 +226,7 @@ def test_batch_that_fails_midway_gives_back_the_rest_at_once(settings, smtp_serv
 
 
 def test_outage_gives_back_the_batch_but_fails_messages_past_the_give_up_deadline(settings, app):
-    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())  # nothing listens there
+    configure(app, MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), **PLAIN_SMTP)  # nobody there
     queue(app, ["a@example.com", "b@example.com", "c@example.com"])
     with app.app_context():
         old = db.session.get(OutboxMessage, 3)
@@ -358,6 +358,7 @@ def test_killed_worker_batch_is_delivered_by_another_within_the_default_lease(
             "PORTAL_SQLALCHEMY_DATABASE_URI": database_url,
             "PORTAL_MAIL_SERVER": "127.0.0.1",
             "PORTAL_MAIL_PORT": str(smtp_server.port),
+            **PLAIN_SMTP_ENV,
             "PORTAL_OUTBOX_POLL_INTERVAL": "0.5",
         }
         return subprocess.Popen(
