@@ -32,9 +32,9 @@ from wtforms.validators import (
 
 from ..audit import ACTIONS
 from ..models import STATUSES
+from ..passwords import MAX_LENGTH, password_problem
 from ..practice import Practice
 from ..validators import plain_text, single_line, strip
-from .passwords import MAX_LENGTH, password_problem
 
 FORM_CHOICES = [
     SelectChoice("", "All forms"),

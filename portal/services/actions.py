@@ -1,0 +1,107 @@
+"""Who acts, and the one unit of work of every staff action: change, audit record, commit.
+
+A service opens `staff_action(...)`, changes what it changes inside the block, and leaves it:
+the audit event is added and the whole is committed together, or, when anything fails, nothing
+is (the session is rolled back and the error goes on to the caller: a 503 page, a CLI error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..models import ApiToken, User
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a staff account or an API token (with the request's address), or the CLI."""
+
+    user: User | None = None
+    api_token: ApiToken | None = None
+    ip: str | None = None
+    # What the audit trail says instead of the account, e.g. "unknown account" for a sign-in.
+    label: str | None = None
+
+    @property
+    def name(self) -> str:
+        """What the audit trail says: the account's email, the token's name or "command line"."""
+        if self.label is not None:
+            return self.label
+        if self.user is not None:
+            return self.user.email
+        if self.api_token is not None:
+            return self.api_token.name
+        return audit.COMMAND_LINE
+
+    @property
+    def via(self) -> str | None:
+        """How the change came in, for the audit detail (the API says so)."""
+        return "api" if self.api_token is not None else None
+
+
+@dataclass
+class Action:
+    """The audit event a unit of work ends with; the block may fill in its target and detail."""
+
+    name: str
+    target: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+def audit_event(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Add one audit event by this actor to the session (committed with what it records)."""
+    who = {"user": actor.user, "actor": actor.name, "ip": actor.ip}
+    audit.record(session, action, target=target, detail=detail, **who)
+
+
+@contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """Commit what the block did when it ends normally; roll all of it back when it raises."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+@contextmanager
+def staff_action(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Iterator[Action]:
+    """One staff action: the block's changes, its audit event and the commit, all or nothing."""
+    event = Action(action, target, detail)
+    with unit_of_work(session):
+        yield event
+        audit_event(session, actor, event.name, target=event.target, detail=event.detail)
+
+
+def record_event(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Commit an audit event that is the whole action (a page viewed, a sign-in failed)."""
+    with unit_of_work(session):
+        audit_event(session, actor, action, target=target, detail=detail)
