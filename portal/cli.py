@@ -198,18 +198,20 @@ def users_list() -> None:
 @click.argument("email")
 def users_disable(email: str) -> None:
     """Disable an account and end its sessions everywhere."""
-    user = _find_user(email)
-    accounts.set_active(db.session, OPERATOR, user, False)
-    click.echo(f"Disabled {user.email}; its sessions have ended.")
+    _set_active(email, False, "Disabled {}; its sessions have ended.")
 
 
 @users_cli.command("enable")
 @click.argument("email")
 def users_enable(email: str) -> None:
     """Enable a disabled account again."""
+    _set_active(email, True, "Enabled {}.")
+
+
+def _set_active(email: str, active: bool, done: str) -> None:
     user = _find_user(email)
-    accounts.set_active(db.session, OPERATOR, user, True)
-    click.echo(f"Enabled {user.email}.")
+    accounts.set_active(db.session, OPERATOR, user, active)
+    click.echo(done.format(user.email))
 
 
 @users_cli.command("set-password")

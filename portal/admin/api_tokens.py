@@ -25,8 +25,9 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..extensions import db
 from ..models import API_SCOPES, ApiToken, utcnow
 from ..services.actions import staff_action
-from ..validators import single_line, strip
+from ..validators import single_line
 from . import bp
+from .forms import typed_text
 from .staff import current_staff, staff_actor
 from .views import practice
 
@@ -38,18 +39,14 @@ class ScopesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+NAME_REQUIRED = "Enter a name, such as the system that will use the token"
+NAME_LENGTH = Length(max=100, message="A name must be 100 characters or fewer")
+
+
 class NewTokenForm(FlaskForm):
     """Name, scopes and optional expiry of a new API token."""
 
-    name = StringField(
-        "Name",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter a name, such as the system that will use the token"),
-            Length(max=100, message="A name must be 100 characters or fewer"),
-            single_line,
-        ],
-    )
+    name = typed_text(StringField, "Name", NAME_REQUIRED, NAME_LENGTH, single_line)
     scopes = ScopesField(
         "Scopes",
         choices=[SelectChoice(key, f"{key}: {label}") for key, label in API_SCOPES.items()],

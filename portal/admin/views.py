@@ -303,8 +303,7 @@ def submission(reference: str) -> tuple[str, int]:
 
 @bp.post("/submissions/<reference>/status")
 def change_status(reference: str) -> Response | tuple[str, int]:
-    submission = find_submission(reference)
-    form = StatusForm()
+    submission, form = find_submission(reference), StatusForm()
     if not form.validate():
         return detail_page(submission, status_form=form, status=422)
     new = form.status.data
@@ -315,8 +314,7 @@ def change_status(reference: str) -> Response | tuple[str, int]:
 
 @bp.post("/submissions/<reference>/notes")
 def add_note(reference: str) -> Response | tuple[str, int]:
-    submission = find_submission(reference)
-    form = NoteForm()
+    submission, form = find_submission(reference), NoteForm()
     if not form.validate():
         return detail_page(submission, note_form=form, status=422)
     service.add_note(db.session, submission, staff_actor(), form.text.data)

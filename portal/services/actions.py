@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,13 @@ class Actor:
         return "api" if self.api_token is not None else None
 
 
+class About(TypedDict, total=False):
+    """What an audit event is about: its target (a reference, an email) and its detail."""
+
+    target: str | None
+    detail: dict[str, Any] | None
+
+
 @dataclass
 class Action:
     """The audit event a unit of work ends with; the block may fill in its target and detail."""
@@ -54,17 +61,10 @@ class Action:
     detail: dict[str, Any] | None = None
 
 
-def audit_event(
-    session: Session,
-    actor: Actor,
-    action: str,
-    *,
-    target: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
+def audit_event(session: Session, actor: Actor, action: str, **about: Unpack[About]) -> None:
     """Add one audit event by this actor to the session (committed with what it records)."""
     who = {"user": actor.user, "actor": actor.name, "ip": actor.ip}
-    audit.record(session, action, target=target, detail=detail, **who)
+    audit.record(session, action, **about, **who)
 
 
 @contextmanager
@@ -80,28 +80,16 @@ def unit_of_work(session: Session) -> Iterator[Session]:
 
 @contextmanager
 def staff_action(
-    session: Session,
-    actor: Actor,
-    action: str,
-    *,
-    target: str | None = None,
-    detail: dict[str, Any] | None = None,
+    session: Session, actor: Actor, action: str, **about: Unpack[About]
 ) -> Iterator[Action]:
     """One staff action: the block's changes, its audit event and the commit, all or nothing."""
-    event = Action(action, target, detail)
+    event = Action(action, about.get("target"), about.get("detail"))
     with unit_of_work(session):
         yield event
         audit_event(session, actor, event.name, target=event.target, detail=event.detail)
 
 
-def record_event(
-    session: Session,
-    actor: Actor,
-    action: str,
-    *,
-    target: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
+def record_event(session: Session, actor: Actor, action: str, **about: Unpack[About]) -> None:
     """Commit an audit event that is the whole action (a page viewed, a sign-in failed)."""
     with unit_of_work(session):
-        audit_event(session, actor, action, target=target, detail=detail)
+        audit_event(session, actor, action, **about)
