@@ -106,7 +106,7 @@ def outbox_status() -> None:
 @outbox_cli.command("retry-failed")
 def outbox_retry_failed() -> None:
     """Queue every failed email that nobody marked as handled again (audited, as the page does)."""
-    count = delivery.retry_failed(db.session, delivery.Actor())
+    count = delivery.retry_failed(db.session, OPERATOR)
     click.echo(f"{count} failed email(s) queued again.")
 
 

@@ -131,7 +131,7 @@ sign_in_limit = limiter.shared_limit(
 
 def _sign_in_event(user: User | None, action: str, detail: dict[str, str]) -> None:
     """Audit a sign-in step: the account when it exists, never what was typed otherwise."""
-    actor = visitor(user, None if user else UNKNOWN_ACCOUNT)
+    actor = visitor(user, "" if user else UNKNOWN_ACCOUNT)
     target = user.email if user else None
     record_event(db.session, actor, action, target=target, detail=detail)
 

@@ -26,6 +26,6 @@ def staff_actor(user: User | None = None) -> Actor:
     return Actor(user=user if user is not None else current_staff(), ip=request.remote_addr)
 
 
-def visitor(user: User | None, label: str | None = None) -> Actor:
+def visitor(user: User | None, label: str = "") -> Actor:
     """The actor of a sign-in step: the account when it exists (else the label), and the address."""
-    return Actor(user=user, ip=request.remote_addr, label=label)
+    return Actor(user=user, label=label, ip=request.remote_addr)

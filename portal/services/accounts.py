@@ -8,19 +8,18 @@ of work (check, change, audit, commit); the caller says who acts.
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from .. import totp
 from ..models import ROLES, User
 from ..passwords import password_problem
-from .actions import Actor, staff_action, unit_of_work
+from .actions import Actor, SessionLike, staff_action, unit_of_work
 
 
 class AccountError(ValueError):
     """The change may not be made; the message says why, in plain words."""
 
 
-def find(session: Session, email: str) -> User | None:
+def find(session: SessionLike, email: str) -> User | None:
     """The account with this email address (as typed: trimmed, any case), or None."""
     return session.scalar(select(User).where(User.email == email.strip().lower()))
 
@@ -32,7 +31,7 @@ def check_password(password: str, email: str) -> None:
         raise AccountError(problem)
 
 
-def create(session: Session, actor: Actor, email: str, role: str, password: str) -> User:
+def create(session: SessionLike, actor: Actor, email: str, role: str, password: str) -> User:
     """Add an account (email already validated and normalised), audited."""
     if role not in ROLES:
         raise AccountError(f"not a role: {role}")
@@ -46,7 +45,7 @@ def create(session: Session, actor: Actor, email: str, role: str, password: str)
     return user
 
 
-def set_active(session: Session, actor: Actor, user: User, active: bool) -> bool:
+def set_active(session: SessionLike, actor: Actor, user: User, active: bool) -> bool:
     """Enable or disable an account, audited; its sessions end. False when it already was."""
     if user.active == active:
         return False
@@ -57,14 +56,14 @@ def set_active(session: Session, actor: Actor, user: User, active: bool) -> bool
     return True
 
 
-def set_password(session: Session, actor: Actor, user: User, password: str) -> None:
+def set_password(session: SessionLike, actor: Actor, user: User, password: str) -> None:
     """Give an account a new password, audited: every one of its sessions ends."""
     check_password(password, user.email)
     with staff_action(session, actor, "user.password", target=user.email):
         user.set_password(password)  # replaces the session token
 
 
-def set_role(session: Session, actor: Actor, user: User, role: str) -> bool:
+def set_role(session: SessionLike, actor: Actor, user: User, role: str) -> bool:
     """Change an account's role, audited; its sessions start again. False when it had it."""
     if role not in ROLES:
         raise AccountError(f"not a role: {role}")
@@ -77,7 +76,7 @@ def set_role(session: Session, actor: Actor, user: User, role: str) -> bool:
     return True
 
 
-def setup_link(session: Session, actor: Actor, user: User) -> str:
+def setup_link(session: SessionLike, actor: Actor, user: User) -> str:
     """A new one-time link that sets up two-factor sign-in for the account, audited."""
     if not user.active:
         raise AccountError(f"{user.email} is disabled: enable it first")
@@ -87,20 +86,25 @@ def setup_link(session: Session, actor: Actor, user: User) -> str:
         return totp.create_setup_link(user)
 
 
-def pending_secret(session: Session, user: User) -> str:
+def pending_secret(session: SessionLike, user: User) -> str:
     """The authenticator secret being set up for the account (a new one is kept encrypted)."""
     with unit_of_work(session):
         return totp.pending_secret(user)
 
 
-def new_pending_secret(session: Session, user: User) -> None:
+def new_pending_secret(session: SessionLike, user: User) -> None:
     """Replace the secret being set up: whoever saw the one before does not know the new one."""
     with unit_of_work(session):
         totp.new_pending_secret(user)
 
 
 def enable_two_factor(
-    session: Session, actor: Actor, user: User, code: str, *, setup_token_hash: str | None = None
+    session: SessionLike,
+    actor: Actor,
+    user: User,
+    code: str,
+    *,
+    setup_token_hash: str | None = None,
 ) -> bool:
     """Turn two-factor sign-in on if the code is right for the pending secret, audited.
 
@@ -117,7 +121,7 @@ def enable_two_factor(
     return True
 
 
-def disable_two_factor(session: Session, actor: Actor, user: User) -> None:
+def disable_two_factor(session: SessionLike, actor: Actor, user: User) -> None:
     """Turn two-factor sign-in off, audited: every session of the account ends."""
     with staff_action(session, actor, "user.2fa_disabled", target=user.email):
         user.totp_secret = None

@@ -12,10 +12,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from .. import audit
 from ..models import ApiToken, User
+
+# What a service works in: a Session, or Flask-SQLAlchemy's db.session (a scoped_session).
+SessionLike = Session | scoped_session[Any]
 
 
 @dataclass(frozen=True)
@@ -23,15 +26,16 @@ class Actor:
     """Who acts: a staff account or an API token (with the request's address), or the CLI."""
 
     user: User | None = None
+    # What the audit trail says instead (e.g. "unknown account" for a failed sign-in); empty:
+    # the account, the token or the command line names the actor.
+    label: str = ""
     api_token: ApiToken | None = None
     ip: str | None = None
-    # What the audit trail says instead of the account, e.g. "unknown account" for a sign-in.
-    label: str | None = None
 
     @property
     def name(self) -> str:
         """What the audit trail says: the account's email, the token's name or "command line"."""
-        if self.label is not None:
+        if self.label:
             return self.label
         if self.user is not None:
             return self.user.email
@@ -61,14 +65,13 @@ class Action:
     detail: dict[str, Any] | None = None
 
 
-def audit_event(session: Session, actor: Actor, action: str, **about: Unpack[About]) -> None:
+def audit_event(session: SessionLike, actor: Actor, action: str, **about: Unpack[About]) -> None:
     """Add one audit event by this actor to the session (committed with what it records)."""
-    who = {"user": actor.user, "actor": actor.name, "ip": actor.ip}
-    audit.record(session, action, **about, **who)
+    audit.record(session, action, user=actor.user, actor=actor.name, ip=actor.ip, **about)
 
 
 @contextmanager
-def unit_of_work(session: Session) -> Iterator[Session]:
+def unit_of_work(session: SessionLike) -> Iterator[Session]:
     """Commit what the block did when it ends normally; roll all of it back when it raises."""
     try:
         yield session
@@ -80,7 +83,7 @@ def unit_of_work(session: Session) -> Iterator[Session]:
 
 @contextmanager
 def staff_action(
-    session: Session, actor: Actor, action: str, **about: Unpack[About]
+    session: SessionLike, actor: Actor, action: str, **about: Unpack[About]
 ) -> Iterator[Action]:
     """One staff action: the block's changes, its audit event and the commit, all or nothing."""
     event = Action(action, about.get("target"), about.get("detail"))
@@ -89,7 +92,7 @@ def staff_action(
         audit_event(session, actor, event.name, target=event.target, detail=event.detail)
 
 
-def record_event(session: Session, actor: Actor, action: str, **about: Unpack[About]) -> None:
+def record_event(session: SessionLike, actor: Actor, action: str, **about: Unpack[About]) -> None:
     """Commit an audit event that is the whole action (a page viewed, a sign-in failed)."""
     with unit_of_work(session):
         audit_event(session, actor, action, **about)

@@ -11,11 +11,10 @@ from collections import Counter
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from .. import outbox
 from ..models import REFERENCE_ALPHABET, OutboxMessage, utcnow
-from .actions import Actor, staff_action
+from .actions import Actor, SessionLike, staff_action
 
 __all__ = ["Actor", "mark_handled", "recent_tests", "retry_failed", "retry_one", "send_test"]
 
@@ -33,7 +32,7 @@ def kind_of(template: str) -> str:
     return KINDS.get(template, "Other")
 
 
-def failed_to_retry(session: Session) -> list[OutboxMessage]:
+def failed_to_retry(session: SessionLike) -> list[OutboxMessage]:
     """Failed emails nobody has marked as handled: what "Retry all failed" queues again."""
     return list(
         session.scalars(
@@ -44,7 +43,7 @@ def failed_to_retry(session: Session) -> list[OutboxMessage]:
     )
 
 
-def retry_failed(session: Session, actor: Actor) -> int:
+def retry_failed(session: SessionLike, actor: Actor) -> int:
     """Queue every failed, unhandled email again, audited as one action; returns how many."""
     messages = failed_to_retry(session)
     kinds = Counter(kind_of(message.template) for message in messages)
@@ -55,7 +54,7 @@ def retry_failed(session: Session, actor: Actor) -> int:
     return len(messages)
 
 
-def retry_one(session: Session, message_id: int, actor: Actor) -> OutboxMessage | None:
+def retry_one(session: SessionLike, message_id: int, actor: Actor) -> OutboxMessage | None:
     """Queue one email again (failed, waiting or sent), audited; None if there is no such email."""
     message = session.get(OutboxMessage, message_id)
     if message is None:
@@ -66,7 +65,7 @@ def retry_one(session: Session, message_id: int, actor: Actor) -> OutboxMessage 
     return message
 
 
-def mark_handled(session: Session, message_id: int, actor: Actor) -> OutboxMessage | None:
+def mark_handled(session: SessionLike, message_id: int, actor: Actor) -> OutboxMessage | None:
     """Record that a person dealt with a failed email (e.g. phoned the patient), audited.
 
     Only a failed email can be handled; None when there is no such failed email.
@@ -82,7 +81,7 @@ def mark_handled(session: Session, message_id: int, actor: Actor) -> OutboxMessa
     return message
 
 
-def send_test(session: Session, address: str, actor: Actor) -> OutboxMessage:
+def send_test(session: SessionLike, address: str, actor: Actor) -> OutboxMessage:
     """Queue a test email to a validated address through the outbox itself, audited."""
     body = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
     reference = f"TEST-{body}"
@@ -100,7 +99,7 @@ def send_test(session: Session, address: str, actor: Actor) -> OutboxMessage:
     return message
 
 
-def recent_tests(session: Session, limit: int = 5) -> list[OutboxMessage]:
+def recent_tests(session: SessionLike, limit: int = 5) -> list[OutboxMessage]:
     """The newest test emails, to show their outcome."""
     return list(
         session.scalars(

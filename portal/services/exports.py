@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy.orm import Session
 
 from .. import exports
-from .actions import Actor, staff_action
+from .actions import Actor, SessionLike, staff_action
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,12 @@ class Export:
 
 
 def start(
-    session: Session, actor: Actor, filters: exports.Filters, fmt: str, *, file: str | None = None
+    session: SessionLike,
+    actor: Actor,
+    filters: exports.Filters,
+    fmt: str,
+    *,
+    file: str | None = None,
 ) -> Export:
     """Count, audit and commit the export, then return its stream (FORMATS gives fmt's type)."""
     if fmt not in exports.FORMATS:

@@ -10,10 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select
-from sqlalchemy.orm import Session
 
 from ..models import Note, OutboxMessage, Submission, utcnow
-from .actions import Actor, staff_action
+from .actions import Actor, SessionLike, staff_action
 
 # Submissions deleted per statement: bounded IN lists, on SQLite and PostgreSQL alike.
 PURGE_BATCH = 500
@@ -37,7 +36,7 @@ def check_days(days: Any) -> int:
     return days
 
 
-def purge(session: Session, actor: Actor, days: int, *, dry_run: bool = False) -> Purge:
+def purge(session: SessionLike, actor: Actor, days: int, *, dry_run: bool = False) -> Purge:
     """Delete what was received more than `days` days ago, audited; dry: only count it."""
     days = check_days(days)
     result = Purge(cutoff=utcnow() - timedelta(days=days))
@@ -55,7 +54,7 @@ def purge(session: Session, actor: Actor, days: int, *, dry_run: bool = False) -
     return result
 
 
-def _purge_batches(session: Session, result: Purge, handle: Any) -> None:
+def _purge_batches(session: SessionLike, result: Purge, handle: Any) -> None:
     old = select(Submission.id, Submission.reference).where(Submission.created_at < result.cutoff)
     last_id = 0
     while batch := session.execute(
@@ -68,7 +67,7 @@ def _purge_batches(session: Session, result: Purge, handle: Any) -> None:
             result.counts[what] += n
 
 
-def _count_batch(session: Session, ids: list[int], references: list[str]) -> dict[str, int]:
+def _count_batch(session: SessionLike, ids: list[int], references: list[str]) -> dict[str, int]:
     def count(statement: Select[Any]) -> int:
         return session.scalar(select(func.count()).select_from(statement.subquery())) or 0
 
@@ -79,7 +78,7 @@ def _count_batch(session: Session, ids: list[int], references: list[str]) -> dic
     }
 
 
-def _delete_batch(session: Session, ids: list[int], references: list[str]) -> dict[str, int]:
+def _delete_batch(session: SessionLike, ids: list[int], references: list[str]) -> dict[str, int]:
     def rows(statement: Any) -> int:
         return session.execute(statement).rowcount
 

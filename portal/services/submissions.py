@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from .. import outbox
 from ..models import STATUSES, Note, OutboxMessage, Submission
-from .actions import Actor, audit_event, staff_action, unit_of_work
+from .actions import Actor, SessionLike, audit_event, staff_action, unit_of_work
 
 __all__ = ["Actor", "StatusConflict", "Update", "add_note", "resend", "set_status"]
 
@@ -46,7 +45,7 @@ class StatusConflict(Exception):
 
 
 def update_submission(
-    session: Session,
+    session: SessionLike,
     submission: Submission,
     actor: Actor,
     *,
@@ -92,18 +91,18 @@ def update_submission(
 
 
 def _record(
-    session: Session, actor: Actor, action: str, submission: Submission, detail: dict[str, Any]
+    session: SessionLike, actor: Actor, action: str, submission: Submission, detail: dict[str, Any]
 ) -> None:
     audit_event(session, actor, action, target=submission.reference, detail=detail)
 
 
-def set_status(session: Session, submission: Submission, actor: Actor, status: str) -> bool:
+def set_status(session: SessionLike, submission: Submission, actor: Actor, status: str) -> bool:
     """Move a submission to a status, audited and committed; False when it already had it."""
     with unit_of_work(session):
         return update_submission(session, submission, actor, status=status).changed
 
 
-def add_note(session: Session, submission: Submission, actor: Actor, text: str) -> Note:
+def add_note(session: SessionLike, submission: Submission, actor: Actor, text: str) -> Note:
     """Add a note to a submission, audited and committed."""
     with unit_of_work(session):
         note = update_submission(session, submission, actor, note=text).note
@@ -116,7 +115,7 @@ def message_kind(template: str) -> str:
     return MESSAGE_KINDS.get(template, "Email")
 
 
-def resend(session: Session, reference: str, message_id: int, actor: Actor) -> str | None:
+def resend(session: SessionLike, reference: str, message_id: int, actor: Actor) -> str | None:
     """Queue one of this submission's emails again, audited; its kind, or None if it has none."""
     message = session.scalar(
         select(OutboxMessage).where(
