@@ -4,8 +4,7 @@ import logging
 import os
 import signal
 import sys
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -276,38 +275,12 @@ def export_command(
         status=status,
     )
     started = export_service.start(db.session, OPERATOR, filters, fmt, file=str(output))
-    write_private_file(output, started.chunks, replace=force)
-    click.echo(f"{started.rows} submission(s) written to {output}")
-
-
-def write_private_file(path: Path, chunks: Iterable[bytes], *, replace: bool) -> None:
-    """Write patient data to a file of mode 0600 that nobody else had a handle on.
-
-    A new file is created exclusively (O_EXCL: never an existing file, never through a link).
-    With replace, the data goes to a new file beside it that is then renamed over the old name:
-    a symbolic link there is replaced itself, and its target is never written.
-    """
-    if replace:
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    else:
-        try:
-            descriptor = os.open(
-                path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, storage.PRIVATE_FILE
-            )
-        except FileExistsError as error:  # created since the check, by someone else
-            message = f"{path} already exists: add --force to replace it"
-            raise click.ClickException(message) from error
-        temporary = None
     try:
-        os.fchmod(descriptor, storage.PRIVATE_FILE)  # whatever the umask
-        with os.fdopen(descriptor, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-        if temporary is not None:
-            os.replace(temporary, path)
-    except BaseException:
-        Path(temporary or path).unlink(missing_ok=True)
-        raise
+        storage.write_private_file(output, started.chunks, replace=force)
+    except FileExistsError as error:  # created since the check, by someone else
+        message = f"{output} already exists: add --force to replace it"
+        raise click.ClickException(message) from error
+    click.echo(f"{started.rows} submission(s) written to {output}")
 
 
 # --- flask --app portal purge --older-than DAYS [--dry-run] ------------------------------------
