@@ -4,8 +4,8 @@ import logging
 import os
 import signal
 import sys
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,14 +13,18 @@ import click
 from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import func, select
 
-from . import audit, exports, outbox, storage
-from .admin.passwords import password_problem
+from . import exports, outbox, storage
 from .extensions import db
-from .models import ROLES, STATUSES, Note, OutboxMessage, Submission, User, utcnow
+from .models import ROLES, STATUSES, User, utcnow
 from .outbox import trouble
-from .services import delivery
+from .services import accounts, delivery, retention
+from .services import exports as export_service
+from .services.actions import Actor
+
+# Who acts when an operator runs a command: the audit trail says "command line".
+OPERATOR = Actor()
 
 
 def register(app: Flask) -> None:
@@ -101,7 +105,7 @@ def outbox_status() -> None:
 @outbox_cli.command("retry-failed")
 def outbox_retry_failed() -> None:
     """Queue every failed email that nobody marked as handled again (audited, as the page does)."""
-    count = delivery.retry_failed(db.session, delivery.Actor())
+    count = delivery.retry_failed(db.session, OPERATOR)
     click.echo(f"{count} failed email(s) queued again.")
 
 
@@ -133,14 +137,24 @@ def _ask_password(email: str) -> str:
         hide_input=sys.stdin.isatty(),
         confirmation_prompt="Repeat the password",
     )
-    problem = password_problem(password, email)
-    if problem:
-        raise click.ClickException(problem)
+    try:
+        accounts.check_password(password, email)
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error)) from None
     return password
 
 
+@contextmanager
+def _refused() -> Iterator[None]:
+    """An account change the service refuses ends the command with its reason."""
+    try:
+        yield
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error)) from None
+
+
 def _find_user(email: str) -> User:
-    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = accounts.find(db.session, email)
     if user is None:
         raise click.ClickException(f"no account with the email address {email}")
     return user
@@ -155,13 +169,10 @@ def users_create(email: str, role: str) -> None:
         email = validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as error:
         raise click.ClickException(f"not an email address: {email}") from error
-    if db.session.scalar(select(User).where(User.email == email)) is not None:
+    if accounts.find(db.session, email) is not None:
         raise click.ClickException(f"there is already an account for {email}")
-    user = User(email=email, role=role)
-    user.set_password(_ask_password(email))
-    db.session.add(user)
-    audit.record(db.session, "user.created", target=email, detail={"role": role})
-    db.session.commit()
+    with _refused():
+        accounts.create(db.session, OPERATOR, email, role, _ask_password(email))
     click.echo(f"Created the {role} account {email}.")
     if current_app.config["REQUIRE_2FA"]:
         click.echo(f"Two-factor sign-in is required: flask --app portal users setup-link {email}")
@@ -186,23 +197,20 @@ def users_list() -> None:
 @click.argument("email")
 def users_disable(email: str) -> None:
     """Disable an account and end its sessions everywhere."""
-    user = _find_user(email)
-    user.active = False
-    user.end_sessions()
-    audit.record(db.session, "user.disabled", target=user.email)
-    db.session.commit()
-    click.echo(f"Disabled {user.email}; its sessions have ended.")
+    _set_active(email, False, "Disabled {}; its sessions have ended.")
 
 
 @users_cli.command("enable")
 @click.argument("email")
 def users_enable(email: str) -> None:
     """Enable a disabled account again."""
+    _set_active(email, True, "Enabled {}.")
+
+
+def _set_active(email: str, active: bool, done: str) -> None:
     user = _find_user(email)
-    user.active = True
-    audit.record(db.session, "user.enabled", target=user.email)
-    db.session.commit()
-    click.echo(f"Enabled {user.email}.")
+    accounts.set_active(db.session, OPERATOR, user, active)
+    click.echo(done.format(user.email))
 
 
 @users_cli.command("set-password")
@@ -210,9 +218,7 @@ def users_enable(email: str) -> None:
 def users_set_password(email: str) -> None:
     """Set a new password (asked twice); every session of the account ends."""
     user = _find_user(email)
-    user.set_password(_ask_password(user.email))
-    audit.record(db.session, "user.password", target=user.email)
-    db.session.commit()
+    accounts.set_password(db.session, OPERATOR, user, _ask_password(user.email))
     click.echo(f"Password changed for {user.email}; its sessions have ended.")
 
 
@@ -220,16 +226,9 @@ def users_set_password(email: str) -> None:
 @click.argument("email")
 def users_setup_link(email: str) -> None:
     """Print a one-time link (valid 72 hours) that sets up two-factor sign-in for the account."""
-    from .admin.totp import create_setup_link
-
     user = _find_user(email)
-    if not user.active:
-        raise click.ClickException(f"{user.email} is disabled: enable it first")
-    if user.totp_secret:
-        raise click.ClickException(f"{user.email} already has two-factor sign-in")
-    link = create_setup_link(user)
-    audit.record(db.session, "user.setup_link", target=user.email)
-    db.session.commit()
+    with _refused():
+        link = accounts.setup_link(db.session, OPERATOR, user)
     hours = current_app.config["SETUP_LINK_LIFETIME"] // 3600
     click.echo(f"Set-up link for {user.email} (works once, for {hours} hours):")
     click.echo(link)
@@ -275,58 +274,17 @@ def export_command(
         until=until.date() if until else None,
         status=status,
     )
-    zone = current_app.extensions["practice"].zone
-    count, upper_id = exports.snapshot(db.session, filters, zone)
-    detail = {**filters.describe(), "format": fmt, "rows": count, "file": str(output)}
-    audit.record(db.session, "export", detail=detail)
-    db.session.commit()
-    chunks = exports.export(
-        db.session,
-        filters,
-        fmt,
-        zone,
-        upper_id=upper_id,
-        batch_size=current_app.config["EXPORT_BATCH_SIZE"],
-        base_url=current_app.config["PUBLIC_BASE_URL"],
-        practice=current_app.extensions["practice"],
-    )
-    write_private_file(output, chunks, replace=force)
-    click.echo(f"{count} submission(s) written to {output}")
-
-
-def write_private_file(path: Path, chunks: Iterable[bytes], *, replace: bool) -> None:
-    """Write patient data to a file of mode 0600 that nobody else had a handle on.
-
-    A new file is created exclusively (O_EXCL: never an existing file, never through a link).
-    With replace, the data goes to a new file beside it that is then renamed over the old name:
-    a symbolic link there is replaced itself, and its target is never written.
-    """
-    if replace:
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    else:
-        try:
-            descriptor = os.open(
-                path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, storage.PRIVATE_FILE
-            )
-        except FileExistsError as error:  # created since the check, by someone else
-            message = f"{path} already exists: add --force to replace it"
-            raise click.ClickException(message) from error
-        temporary = None
+    started = export_service.start(db.session, OPERATOR, filters, fmt, file=str(output))
     try:
-        os.fchmod(descriptor, storage.PRIVATE_FILE)  # whatever the umask
-        with os.fdopen(descriptor, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-        if temporary is not None:
-            os.replace(temporary, path)
-    except BaseException:
-        Path(temporary or path).unlink(missing_ok=True)
-        raise
+        storage.write_private_file(output, started.chunks, replace=force)
+    except FileExistsError as error:  # created since the check, by someone else
+        message = f"{output} already exists: add --force to replace it"
+        raise click.ClickException(message) from error
+    click.echo(f"{started.rows} submission(s) written to {output}")
 
 
 # --- flask --app portal purge --older-than DAYS [--dry-run] ------------------------------------
 
-PURGE_BATCH = 500
 # What outlives a purge, said by the command itself so that an operator need not guess.
 AUDIT_KEEPS = (
     "The audit trail is kept: who signed in, and who viewed, changed, resent or exported which "
@@ -352,54 +310,14 @@ def purge_command(days: int | None, dry_run: bool) -> None:
     submission (by reference), when and from where, with the filters used: no patient details.
     """
     days = days if days is not None else current_app.config["RETENTION_DAYS"]
-    if not isinstance(days, int) or days < 1:
-        # A setting of 0 (or a typo) must never mean "delete every submission".
-        raise click.UsageError(
-            f"RETENTION_DAYS must be a whole number of days, 1 or more: {days!r}"
-        )
-    cutoff = utcnow() - timedelta(days=days)
-    old = select(Submission.id, Submission.reference).where(Submission.created_at < cutoff)
-    counts = {"submissions": 0, "notes": 0, "emails": 0}
-    last_id = 0
-    while batch := db.session.execute(
-        old.where(Submission.id > last_id).order_by(Submission.id).limit(PURGE_BATCH)
-    ).all():
-        last_id = batch[-1].id
-        ids = [row.id for row in batch]
-        references = [row.reference for row in batch]
-        notes = select(Note).where(Note.submission_id.in_(ids))
-        emails = select(OutboxMessage).where(OutboxMessage.reference.in_(references))
-        if dry_run:
-            counts["notes"] += _count(notes)
-            counts["emails"] += _count(emails)
-            counts["submissions"] += len(ids)
-            continue
-        counts["notes"] += db.session.execute(
-            delete(Note).where(Note.submission_id.in_(ids))
-        ).rowcount
-        counts["emails"] += db.session.execute(
-            delete(OutboxMessage).where(OutboxMessage.reference.in_(references))
-        ).rowcount
-        counts["submissions"] += db.session.execute(
-            delete(Submission).where(Submission.id.in_(ids))
-        ).rowcount
-    summary = ", ".join(f"{n} {what}" for what, n in counts.items())
-    if dry_run:
-        click.echo(f"Would delete {summary} received before {cutoff:%Y-%m-%d %H:%M} UTC.")
-        click.echo(AUDIT_KEEPS)
-        return
-    audit.record(
-        db.session,
-        "purge",
-        detail={"older_than_days": days, "cutoff": cutoff.isoformat(), **counts},
-    )
-    db.session.commit()  # the deletions and their audit record, together or not at all
-    click.echo(f"Deleted {summary} received before {cutoff:%Y-%m-%d %H:%M} UTC.")
+    try:
+        done = retention.purge(db.session, OPERATOR, days, dry_run=dry_run)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    summary = ", ".join(f"{n} {what}" for what, n in done.counts.items())
+    said = "Would delete" if dry_run else "Deleted"
+    click.echo(f"{said} {summary} received before {done.cutoff:%Y-%m-%d %H:%M} UTC.")
     click.echo(AUDIT_KEEPS)
-
-
-def _count(statement: Select) -> int:
-    return db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
 
 
 # --- flask --app portal welcome: the first screen of `make run` -----------------------------------

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 PRIVATE_FOLDER = 0o700
@@ -63,3 +65,31 @@ def warn_if_shared(database: Path, logger: logging.Logger) -> None:
             path,
             stat.S_IMODE(path.stat().st_mode),
         )
+
+
+def write_private_file(path: Path, chunks: Iterable[bytes], *, replace: bool) -> None:
+    """Write patient data to a file of mode 0600 that nobody else had a handle on.
+
+    A new file is created exclusively (O_EXCL: never an existing file, never through a link).
+    With replace, the data goes to a new file beside it that is then renamed over the old name:
+    a symbolic link there is replaced itself, and its target is never written. Without replace,
+    an existing name raises FileExistsError.
+    """
+    if replace:
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    else:
+        # O_EXCL: FileExistsError for any name already there (a link too), nothing written.
+        descriptor = os.open(
+            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE
+        )
+        temporary = None
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE)  # whatever the umask
+        with os.fdopen(descriptor, "wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        if temporary is not None:
+            os.replace(temporary, path)
+    except BaseException:
+        Path(temporary or path).unlink(missing_ok=True)
+        raise

@@ -24,9 +24,11 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..extensions import db
 from ..models import API_SCOPES, ApiToken, utcnow
-from ..public.forms import single_line, strip
+from ..services.actions import staff_action
+from ..validators import single_line
 from . import bp
-from .auth import acting_user, commit, record
+from .forms import typed_text
+from .staff import current_staff, staff_actor
 from .views import practice
 
 
@@ -37,18 +39,14 @@ class ScopesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+NAME_REQUIRED = "Enter a name, such as the system that will use the token"
+NAME_LENGTH = Length(max=100, message="A name must be 100 characters or fewer")
+
+
 class NewTokenForm(FlaskForm):
     """Name, scopes and optional expiry of a new API token."""
 
-    name = StringField(
-        "Name",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter a name, such as the system that will use the token"),
-            Length(max=100, message="A name must be 100 characters or fewer"),
-            single_line,
-        ],
-    )
+    name = typed_text(StringField, "Name", NAME_REQUIRED, NAME_LENGTH, single_line)
     scopes = ScopesField(
         "Scopes",
         choices=[SelectChoice(key, f"{key}: {label}") for key, label in API_SCOPES.items()],
@@ -96,21 +94,19 @@ def create_api_token() -> tuple[str, int]:
         form.name.errors = [*form.name.errors, "There is already a token with this name"]
         return _page(form, status=422)
     secret = ApiToken.new_secret()
-    token = ApiToken(
-        name=name,
-        hint=secret[:12],
-        token_hash=ApiToken.hash(secret),
-        scopes=" ".join(s for s in API_SCOPES if s in form.scopes.data),
-        created_by_id=acting_user().id,
-        expires_at=_end_of_day(form.expires_on.data),
-    )
-    db.session.add(token)
-    record(
-        "api_token.created",
-        target=name,
-        detail={"scopes": token.scopes.split(), "expires_on": _iso(form.expires_on.data)},
-    )
-    commit()
+    scopes = [s for s in API_SCOPES if s in form.scopes.data]
+    detail = {"scopes": scopes, "expires_on": _iso(form.expires_on.data)}
+    with staff_action(db.session, staff_actor(), "api_token.created", target=name, detail=detail):
+        db.session.add(
+            ApiToken(
+                name=name,
+                hint=secret[:12],
+                token_hash=ApiToken.hash(secret),
+                scopes=" ".join(scopes),
+                created_by_id=current_staff().id,
+                expires_at=_end_of_day(form.expires_on.data),
+            )
+        )
     # Shown on this answer only (no redirect): the admin copies it now; only its hash is kept.
     return _page(NewTokenForm(formdata=None), new_token=secret, status=201)
 
@@ -122,9 +118,8 @@ def revoke_api_token() -> Response:
     if token is None:
         abort(404)
     if token.revoked_at is None:
-        token.revoked_at = utcnow()
-        record("api_token.revoked", target=token.name)
-        commit()
+        with staff_action(db.session, staff_actor(), "api_token.revoked", target=token.name):
+            token.revoked_at = utcnow()
         flash(f"The API token {token.name} is revoked.", "success")
     return redirect(url_for(".api_tokens"), code=303)
 

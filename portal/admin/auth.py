@@ -18,26 +18,20 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
-from .. import audit
+from .. import totp
 from ..extensions import csrf, db, limiter, login_manager
 from ..models import User, utcnow
-from . import bp, throttle, totp
-from .forms import (
-    CodeForm,
-    LoginForm,
-    PasswordChangeForm,
-    SetupForm,
-    StepUpForm,
-    TwoFactorOffForm,
-    TwoFactorOnForm,
-)
+from ..services import accounts
+from ..services.actions import record_event, staff_action
+from . import bp, throttle
+from .forms import CodeForm, LoginForm, SetupForm
+from .staff import current_staff, staff_actor, visitor
 
 LOGIN_AT = "staff_login_at"
 SEEN_AT = "staff_seen_at"
@@ -69,26 +63,6 @@ def load_user(user_id: str) -> User | None:
     return user
 
 
-def acting_user() -> User | None:
-    """The signed-in user as a model object (not the proxy), or None."""
-    return current_user._get_current_object() if current_user.is_authenticated else None
-
-
-def record(action: str, *, user: User | None = None, **fields: Any) -> None:
-    """Add an audit event for this request (who, from where) to the current transaction."""
-    audit.record(db.session, action, user=user or acting_user(), ip=request.remote_addr, **fields)
-
-
-def commit() -> None:
-    """Commit the action with its audit event; if that fails, neither happened (503)."""
-    try:
-        db.session.commit()
-    except SQLAlchemyError:
-        db.session.rollback()
-        current_app.logger.exception("could not commit a staff action and its audit event")
-        abort(503)
-
-
 # --- Session lifetime ----------------------------------------------------------------------------
 
 
@@ -115,8 +89,7 @@ def end_expired_session() -> bool:
         if isinstance(seen_at, int) and clock - seen_at > config["SESSION_IDLE_TIMEOUT"]
         else "time limit"
     )
-    record("session.expired", detail={"reason": reason})
-    commit()
+    record_event(db.session, staff_actor(), "session.expired", detail={"reason": reason})
     logout_user()
     session.clear()
     flash("You were signed out to protect patient information. Sign in again.", "info")
@@ -156,30 +129,22 @@ sign_in_limit = limiter.shared_limit(
 )
 
 
+def _sign_in_event(user: User | None, action: str, detail: dict[str, str]) -> None:
+    """Audit a sign-in step: the account when it exists, never what was typed otherwise."""
+    actor = visitor(user, "" if user else UNKNOWN_ACCOUNT)
+    target = user.email if user else None
+    record_event(db.session, actor, action, target=target, detail=detail)
+
+
 def refuse(user: User | None, verdict: throttle.Verdict, step: str) -> None:
     """Audit a refused attempt, once per address per window (the throttle says which one)."""
     if verdict.first_refusal:
-        detail = {"step": step, "reason": verdict.reason}
-        record(
-            "login.blocked",
-            user=user,
-            actor=user.email if user else UNKNOWN_ACCOUNT,
-            target=user.email if user else None,
-            detail=detail,
-        )
-        commit()
+        _sign_in_event(user, "login.blocked", {"step": step, "reason": verdict.reason})
 
 
 def record_failure(user: User | None, step: str, **detail: str) -> None:
     """Audit a failed check: the account when it exists, never what was typed otherwise."""
-    record(
-        "login.failed",
-        user=user,
-        actor=user.email if user else UNKNOWN_ACCOUNT,
-        target=user.email if user else None,
-        detail={"step": step, **detail},
-    )
-    commit()
+    _sign_in_event(user, "login.failed", {"step": step, **detail})
 
 
 @cache
@@ -209,10 +174,10 @@ def provisioning(user: User, secret: str) -> dict[str, str]:
 
 def complete_sign_in(user: User, target: str | None) -> Response:
     """Record the sign-in, then start a new session for this user."""
-    throttle.signed_in(user, request.remote_addr)
-    user.last_login_at = utcnow()
-    record("login.success", user=user, target=user.email)
-    commit()  # no audit record, no sign-in
+    with staff_action(db.session, visitor(user), "login.success", target=user.email):
+        throttle.signed_in(user, request.remote_addr)
+        user.last_login_at = utcnow()
+    # (no audit record, no sign-in: a failed commit raises before the session starts)
     session.clear()  # a new session: nothing from before the sign-in carries over
     login_user(user, remember=False)
     session[LOGIN_AT] = session[SEEN_AT] = int(now())
@@ -260,7 +225,7 @@ def login() -> Response | tuple[str, int]:
         # The password was right: take its count back, but this address starts afresh only
         # once the code is right too (a known password must not buy unlimited code guesses).
         throttle.forgive(user, request.remote_addr)
-        commit()
+        db.session.commit()
         session.clear()
         session[PENDING] = {"user": user.get_id(), "at": int(now()), "next": target}
         return redirect(url_for(".login_code" if user.totp_secret else ".login_setup"), code=303)
@@ -342,8 +307,7 @@ def _setup_password_step(user: User, link: str) -> Response | tuple[str, int]:
     throttle.forgive(user, request.remote_addr)
     # A new secret each time the password is confirmed: whoever saw the page before does not
     # know the one that will be turned on.
-    totp.new_pending_secret(user)
-    commit()
+    accounts.new_pending_secret(db.session, user)
     session[SETUP_CONFIRMED] = {"link": link, "at": int(now())}
     return redirect(request.path, code=303)
 
@@ -358,12 +322,11 @@ def _setup_code_step(user: User, link: str) -> Response | tuple[str, int]:
     if not verdict.allowed:
         refuse(user, verdict, "set-up code")
         return _throttled("admin/setup_link.html", None, verdict, **context)
-    if totp.confirm_pending(db.session, user, form.code.data, setup_token_hash=link):
-        record("user.2fa_enabled", user=user, target=user.email, detail={"by": "set-up link"})
-        db.session.refresh(user)
+    if accounts.enable_two_factor(
+        db.session, visitor(user), user, form.code.data, setup_token_hash=link
+    ):
         session.pop(SETUP_CONFIRMED, None)
         return complete_sign_in(user, None)
-    db.session.rollback()
     record_failure(user, "set-up code")
     form.code.errors.append(CODE_FAILED)
     return render_template("admin/setup_link.html", **context), 200
@@ -371,150 +334,10 @@ def _setup_code_step(user: User, link: str) -> Response | tuple[str, int]:
 
 @bp.post("/logout")
 def logout() -> Response:
-    user = acting_user()
-    user.end_sessions()  # every session of this user ends, including copies of this cookie
-    record("logout", user=user, target=user.email)
-    commit()
+    user = current_staff()
+    with staff_action(db.session, staff_actor(user), "logout", target=user.email):
+        user.end_sessions()  # every session of this user ends, including copies of this cookie
     logout_user()
     session.clear()
     flash("You have signed out.", "success")
     return redirect(url_for(".login"), code=303)
-
-
-@bp.get("/account")
-def account() -> str:
-    return _account_page()
-
-
-def _account_page(
-    password_form: PasswordChangeForm | None = None, off_form: TwoFactorOffForm | None = None
-) -> str:
-    return render_template(
-        "admin/account.html",
-        password_form=password_form or PasswordChangeForm(formdata=None),
-        off_form=off_form or TwoFactorOffForm(formdata=None),
-    )
-
-
-def _check_own_password(user: User, password: str, step: str) -> throttle.Verdict | bool:
-    """The signed-in user's password, asked again: throttled and audited like a sign-in.
-
-    Returns the throttle's refusal, or whether the password was right.
-    """
-    verdict = throttle.check(user, request.remote_addr)
-    if not verdict.allowed:
-        refuse(user, verdict, step)
-        return verdict
-    if not user.check_password(password):
-        record_failure(user, step)
-        return False
-    throttle.forgive(user, request.remote_addr)
-    return True
-
-
-def _too_many(page: Response | str | tuple) -> tuple:
-    flash("Too many failed attempts. Try again later.", "error")
-    return page, 429
-
-
-@bp.post("/account/password")
-def change_password() -> Response | tuple[str, int]:
-    user = acting_user()
-    form = PasswordChangeForm(account_email=user.email)
-    if form.validate():
-        right = _check_own_password(user, form.current_password.data, "password change")
-        if isinstance(right, throttle.Verdict):
-            return _too_many(_account_page(password_form=form))
-        if not right:
-            form.current_password.errors.append("Your current password is not right")
-        else:
-            user.set_password(form.new_password.data)  # replaces the session token
-            record("user.password", target=user.email)
-            commit()
-            login_user(user, remember=False)  # this session carries the new token; others end
-            flash("Your password was changed. You were signed out everywhere else.", "success")
-            return redirect(url_for(".account"), code=303)
-    return _account_page(password_form=form), 422
-
-
-@bp.route("/account/two-factor", methods=["GET", "POST"])
-def two_factor() -> Response | tuple[str, int] | str:
-    """Turn two-factor sign-in on: the pending secret is kept encrypted in the database."""
-    user = acting_user()
-    if user.totp_secret:
-        return redirect(url_for(".account"))
-    if current_app.config["REQUIRE_2FA"]:
-        # This session was opened with a password alone: it may not choose the authenticator.
-        return render_template("admin/two_factor.html", needs_link=True)
-    secret = totp.pending_secret(user)
-    commit()
-    form = TwoFactorOnForm()
-    if form.validate_on_submit():
-        if totp.confirm_pending(db.session, user, form.code.data):
-            record("user.2fa_enabled", target=user.email)
-            commit()
-            db.session.refresh(user)
-            login_user(user, remember=False)  # this session carries the new token; others end
-            flash("Two-factor sign-in is on. You were signed out everywhere else.", "success")
-            return redirect(url_for(".account"), code=303)
-        db.session.rollback()
-        form.code.errors.append(CODE_FAILED)
-    status = 422 if request.method == "POST" else 200
-    return render_template("admin/two_factor.html", form=form, **provisioning(user, secret)), status
-
-
-@bp.post("/account/two-factor/off")
-def two_factor_off() -> Response | tuple[str, int]:
-    """Turn two-factor sign-in off: the password and a current code, then other sessions end."""
-    user = acting_user()
-    form = TwoFactorOffForm()
-    if current_app.config["REQUIRE_2FA"]:
-        abort(403)
-    if form.validate():
-        if user.totp_secret and not form.code.data:
-            form.code.errors.append("Enter the 6-digit code from your authenticator app")
-            return _account_page(off_form=form), 422
-        # The same throttle as signing in: a taken-over session must not try passwords freely.
-        right = _check_own_password(user, form.password.data, "two-factor off")
-        if isinstance(right, throttle.Verdict):
-            return _too_many(_account_page(off_form=form))
-        if not right:
-            form.password.errors.append("Your current password is not right")
-        elif user.totp_secret and not totp.claim_code(db.session, user, form.code.data):
-            db.session.rollback()
-            record_failure(user, "two-factor off code")
-            form.code.errors.append(CODE_FAILED)
-        else:
-            user.totp_secret = None
-            user.totp_last_step = None
-            user.totp_pending = None
-            user.end_sessions()
-            record("user.2fa_disabled", target=user.email)
-            commit()
-            login_user(user, remember=False)  # this session carries the new token; others end
-            flash("Two-factor sign-in is off. You were signed out everywhere else.", "success")
-            return redirect(url_for(".account"), code=303)
-    return _account_page(off_form=form), 422
-
-
-@bp.route("/confirm-password", methods=["GET", "POST"])
-@sign_in_limit
-def step_up() -> Response | tuple[str, int]:
-    """An admin enters their password again before a sensitive account change."""
-    user = acting_user()
-    target = safe_next(request.args.get("next")) or url_for(".users")
-    form = StepUpForm()
-    status = 200
-    if form.validate_on_submit():
-        right = _check_own_password(user, form.password.data, "step-up")
-        if isinstance(right, throttle.Verdict):
-            return _too_many(render_template("admin/step_up.html", form=form))
-        if right:
-            commit()
-            session[STEP_UP_AT] = int(now())
-            return redirect(target, code=303)
-        form.password.errors.append("Your password is not right")
-        status = 422
-    elif request.method == "POST":
-        status = 422
-    return render_template("admin/step_up.html", form=form), status

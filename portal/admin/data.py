@@ -7,7 +7,6 @@ from datetime import datetime
 from flask import (
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -21,9 +20,10 @@ from ..audit import ACTIONS
 from ..exports import Filters, local_day_bounds
 from ..extensions import db
 from ..models import AuditEvent
+from ..services import exports as export_service
 from . import bp
-from .auth import commit, record
 from .forms import AuditForm, ExportForm, FilterForm
+from .staff import staff_actor
 from .views import EmptyPage, practice, requested_page
 
 AUDIT_PER_PAGE = 50
@@ -60,23 +60,10 @@ def export_file(fmt: str) -> Response:
     if not form.validate():
         abort(400)
     filters = filters_from(form)
-    zone = practice().zone
-    count, upper_id = exports.snapshot(db.session, filters, zone)
-    record("export", detail={**filters.describe(), "format": fmt, "rows": count})
-    commit()
-    body = exports.export(
-        db.session,
-        filters,
-        fmt,
-        zone,
-        upper_id=upper_id,
-        batch_size=current_app.config["EXPORT_BATCH_SIZE"],
-        base_url=current_app.config["PUBLIC_BASE_URL"],
-        practice=practice(),
-    )
-    name = exports.filename(filters, fmt, datetime.now(zone).date())
+    started = export_service.start(db.session, staff_actor(), filters, fmt)
+    name = exports.filename(filters, fmt, datetime.now(practice().zone).date())
     return Response(
-        stream_with_context(body),
+        stream_with_context(started.chunks),
         content_type=exports.FORMATS[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

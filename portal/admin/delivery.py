@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -19,16 +19,11 @@ from ..models import OutboxMessage
 from ..outbox import trouble
 from ..services import delivery
 from . import bp
-from .auth import acting_user
 from .forms import ConfirmForm, MessageActionForm, TestEmailForm
+from .staff import staff_actor
 
 # Rows per table: the oldest problems first, enough to see a pattern.
 LISTED = 50
-
-
-def actor() -> delivery.Actor:
-    """The signed-in admin, from this request's address."""
-    return delivery.Actor(user=acting_user(), ip=request.remote_addr)
 
 
 def outbox_page(test_form: TestEmailForm | None = None, status: int = 200) -> tuple[str, int]:
@@ -79,7 +74,7 @@ def confirm_retry_failed() -> str:
 def retry_failed() -> Response:
     if not ConfirmForm().validate():
         abort(400)
-    count = delivery.retry_failed(db.session, actor())
+    count = delivery.retry_failed(db.session, staff_actor())
     flash(
         f"{count} failed email{'s' if count != 1 else ''} will be sent again in a moment."
         if count
@@ -98,7 +93,7 @@ def _message_id() -> int:
 
 @bp.post("/outbox/retry")
 def retry_message() -> Response:
-    message = delivery.retry_one(db.session, _message_id(), actor())
+    message = delivery.retry_one(db.session, _message_id(), staff_actor())
     if message is None:
         abort(404)
     flash(f"The email for {message.reference or 'this message'} will be sent again.", "success")
@@ -107,7 +102,7 @@ def retry_message() -> Response:
 
 @bp.post("/outbox/handled")
 def mark_handled() -> Response:
-    message = delivery.mark_handled(db.session, _message_id(), actor())
+    message = delivery.mark_handled(db.session, _message_id(), staff_actor())
     if message is None:
         abort(404)
     what = message.reference or "this message"
@@ -120,7 +115,7 @@ def send_test_email() -> Response | tuple[str, int]:
     form = TestEmailForm()
     if not form.validate():
         return outbox_page(form, 422)
-    message = delivery.send_test(db.session, form.email.data, actor())
+    message = delivery.send_test(db.session, form.email.data, staff_actor())
     flash(
         f"Test email {message.reference} queued. Its outcome shows under Test emails below "
         "(reload the page in a moment).",

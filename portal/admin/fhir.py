@@ -7,8 +7,10 @@ import json
 from flask import Response, current_app
 
 from .. import fhir
+from ..extensions import db
+from ..services.actions import record_event
 from . import bp
-from .auth import commit, record
+from .staff import staff_actor
 from .views import find_submission, practice
 
 
@@ -17,8 +19,8 @@ def submission_fhir(reference: str) -> Response:
     """The Bundle as a download; recorded in the audit trail as a view of the submission."""
     submission = find_submission(reference)
     bundle = fhir.bundle(submission, current_app.config["PUBLIC_BASE_URL"], practice())
-    record("submission.viewed", target=reference, detail={"format": "fhir"})
-    commit()
+    detail = {"format": "fhir"}
+    record_event(db.session, staff_actor(), "submission.viewed", target=reference, detail=detail)
     return Response(
         json.dumps(bundle, ensure_ascii=False, indent=2),
         content_type=fhir.FHIR_JSON,

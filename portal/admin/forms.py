@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
@@ -32,9 +33,12 @@ from wtforms.validators import (
 
 from ..audit import ACTIONS
 from ..models import STATUSES
+from ..passwords import MAX_LENGTH, password_problem
 from ..practice import Practice
 from ..validators import plain_text, single_line, strip
-from .passwords import MAX_LENGTH, password_problem
+
+# A text rule of validators.py: a WTForms inline validator.
+TextRule = Callable[[FlaskForm, Field], None]
 
 FORM_CHOICES = [
     SelectChoice("", "All forms"),
@@ -92,6 +96,34 @@ def strong_password(form: FlaskForm, field: Field) -> None:
         raise ValidationError(problem)
 
 
+def email_field(
+    required: str, clean: Callable[[str | None], str | None], rule: TextRule
+) -> StringField:
+    """An email address: cleaned as typed, required, at most 254 characters, checked by rule."""
+    return StringField(
+        "Email address", filters=[clean], validators=[DataRequired(required), Length(max=254), rule]
+    )
+
+
+def new_password_field(label: str, required: str) -> PasswordField:
+    """A new password, held to the one password rule."""
+    return PasswordField(label, validators=[DataRequired(required), strong_password])
+
+
+def confirm_field(label: str, required: str, other: str, what: str) -> PasswordField:
+    """The new password typed again, which must match the field named other."""
+    mismatch = EqualTo(other, message=f"The two {what} must match")
+    return PasswordField(label, validators=[DataRequired(required), mismatch])
+
+
+def typed_text(
+    kind: type[StringField], label: str, required: str | None, limit: Length, rule: TextRule
+) -> StringField:
+    """Typed text: trimmed, required (with this message) or optional, limited, one text rule."""
+    need = DataRequired(required) if required is not None else Optional()
+    return kind(label, filters=[strip], validators=[need, limit, rule])
+
+
 def code_field() -> StringField:
     return StringField(
         "Authentication code",
@@ -106,11 +138,7 @@ def code_field() -> StringField:
 class LoginForm(FlaskForm):
     """Sign in with an email address and a password."""
 
-    email = StringField(
-        "Email address",
-        filters=[lower_email],
-        validators=[DataRequired("Enter your email address"), Length(max=254), single_line],
-    )
+    email = email_field("Enter your email address", lower_email, single_line)
     password = PasswordField(
         "Password", validators=[DataRequired("Enter your password"), Length(max=MAX_LENGTH)]
     )
@@ -164,18 +192,13 @@ class FilterForm(DateRangeForm):
     )
 
 
+SEARCH_LENGTH = Length(max=100, message="Search must be 100 characters or fewer")
+
+
 class InboxForm(FilterForm):
     """Search and filters of the inbox."""
 
-    q = SearchField(
-        "Search",
-        filters=[strip],
-        validators=[
-            Optional(),
-            Length(max=100, message="Search must be 100 characters or fewer"),
-            single_line,
-        ],
-    )
+    q = typed_text(SearchField, "Search", None, SEARCH_LENGTH, single_line)
     topic = SelectField("Specialty or topic", validators=[Optional()])
 
     def __init__(self, practice: Practice, *args, **kwargs):
@@ -193,6 +216,9 @@ class ExportForm(FilterForm):
     format = RadioField("Format", choices=FORMAT_CHOICES, default="csv", validators=[Optional()])
 
 
+WHO_LENGTH = Length(max=254, message="Enter 254 characters or fewer")
+
+
 class AuditForm(DateRangeForm):
     """The audit trail's filters."""
 
@@ -201,15 +227,7 @@ class AuditForm(DateRangeForm):
         choices=[SelectChoice("", "Any action"), *(SelectChoice(k, v) for k, v in ACTIONS.items())],
         validators=[Optional()],
     )
-    who = SearchField(
-        "Who or what",
-        filters=[strip],
-        validators=[
-            Optional(),
-            Length(max=254, message="Enter 254 characters or fewer"),
-            single_line,
-        ],
-    )
+    who = typed_text(SearchField, "Who or what", None, WHO_LENGTH, single_line)
 
 
 class StatusForm(FlaskForm):
@@ -220,18 +238,13 @@ class StatusForm(FlaskForm):
     )
 
 
+NOTE_LENGTH = Length(max=2000, message="A note must be 2,000 characters or fewer")
+
+
 class NoteForm(FlaskForm):
     """An internal note on a submission."""
 
-    text = TextAreaField(
-        "Add a note",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter a note"),
-            Length(max=2000, message="A note must be 2,000 characters or fewer"),
-            plain_text,
-        ],
-    )
+    text = typed_text(TextAreaField, "Add a note", "Enter a note", NOTE_LENGTH, plain_text)
 
 
 class ResendForm(FlaskForm):
@@ -257,15 +270,9 @@ class PasswordChangeForm(FlaskForm):
         super().__init__(*args, **kwargs)
 
     current_password = current_password_field()
-    new_password = PasswordField(
-        "New password", validators=[DataRequired("Enter a new password"), strong_password]
-    )
-    confirm = PasswordField(
-        "Confirm new password",
-        validators=[
-            DataRequired("Enter the new password again"),
-            EqualTo("new_password", message="The two new passwords must match"),
-        ],
+    new_password = new_password_field("New password", "Enter a new password")
+    confirm = confirm_field(
+        "Confirm new password", "Enter the new password again", "new_password", "new passwords"
     )
 
 
@@ -315,27 +322,15 @@ class RoleForm(FlaskForm):
 class NewUserForm(FlaskForm):
     """An admin adds a staff account."""
 
-    email = StringField(
-        "Email address",
-        filters=[strip],
-        validators=[DataRequired("Enter an email address"), Length(max=254), staff_email],
-    )
+    email = email_field("Enter an email address", strip, staff_email)
     role = RadioField(
         "Role",
         choices=[SelectChoice("staff", "Staff"), SelectChoice("admin", "Admin")],
         default="staff",
         validators=[InputRequired("Select a role")],
     )
-    password = PasswordField(
-        "Password", validators=[DataRequired("Enter a password"), strong_password]
-    )
-    confirm = PasswordField(
-        "Confirm password",
-        validators=[
-            DataRequired("Enter the password again"),
-            EqualTo("password", message="The two passwords must match"),
-        ],
-    )
+    password = new_password_field("Password", "Enter a password")
+    confirm = confirm_field("Confirm password", "Enter the password again", "password", "passwords")
 
 
 class UserActionForm(FlaskForm):
@@ -357,8 +352,4 @@ class ConfirmForm(FlaskForm):
 class TestEmailForm(FlaskForm):
     """An admin sends a test email through the outbox."""
 
-    email = StringField(
-        "Email address",
-        filters=[strip],
-        validators=[DataRequired("Enter an email address"), Length(max=254), staff_email],
-    )
+    email = email_field("Enter an email address", strip, staff_email)

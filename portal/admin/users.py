@@ -14,9 +14,11 @@ from werkzeug.wrappers import Response
 
 from ..extensions import db
 from ..models import User
-from . import bp, totp
-from .auth import acting_user, commit, record, step_up_fresh
+from ..services import accounts
+from . import bp
+from .auth import step_up_fresh
 from .forms import NewUserForm, RoleForm, UserActionForm
+from .staff import current_staff, staff_actor
 
 STEP_UP_NEEDED = "Enter your password again to add an admin, change a role or disable an admin."
 
@@ -41,6 +43,11 @@ def ask_step_up() -> Response:
     return redirect(url_for(".step_up", next=url_for(".users")), code=303)
 
 
+def back_to_users() -> Response:
+    """The accounts page again (after a POST: 303)."""
+    return redirect(url_for(".users"), code=303)
+
+
 @bp.get("/users")
 def users() -> tuple[str, int]:
     return users_page()
@@ -53,35 +60,38 @@ def create_user() -> Response | tuple[str, int]:
         return users_page(form, 422)
     if form.role.data == "admin" and not step_up_fresh():
         return ask_step_up()
-    if db.session.scalar(select(User).where(User.email == form.email.data)) is not None:
+    if accounts.find(db.session, form.email.data) is not None:
         form.email.errors.append("There is already an account with this email address")
         return users_page(form, 422)
-    user = User(email=form.email.data, role=form.role.data)
-    user.set_password(form.password.data)
-    db.session.add(user)
-    record("user.created", target=user.email, detail={"role": user.role})
-    commit()
+    user = accounts.create(
+        db.session, staff_actor(), form.email.data, form.role.data, form.password.data
+    )
     flash(f"Account {user.email} added.", "success")
-    return redirect(url_for(".users"), code=303)
+    return back_to_users()
+
+
+def account_of(form: RoleForm | UserActionForm, *, active_only: bool = False) -> User | None:
+    """The account a valid form names; None (and a message) for anything else."""
+    user = db.session.scalar(select(User).where(User.email == (form.email.data or "")))
+    if not form.validate() or user is None or (active_only and not user.active):
+        flash("That account was not found.", "error")
+        return None
+    return user
 
 
 @bp.post("/users/role")
 def change_role() -> Response:
     form = RoleForm()
-    user = db.session.scalar(select(User).where(User.email == (form.email.data or "")))
-    if not form.validate() or user is None:
-        flash("That account was not found.", "error")
-    elif user.id == acting_user().id:
+    user = account_of(form)
+    if user is None:
+        return back_to_users()
+    if user.id == current_staff().id:
         flash("You cannot change your own role.", "error")
     elif not step_up_fresh():
         return ask_step_up()
-    elif user.role != form.role.data:
-        old, user.role = user.role, form.role.data
-        user.end_sessions()  # the account's sessions start again with the new role
-        record("user.role", target=user.email, detail={"from": old, "to": user.role})
-        commit()
+    elif accounts.set_role(db.session, staff_actor(), user, form.role.data):
         flash(f"{user.email} is now {'an admin' if user.role == 'admin' else 'staff'}.", "success")
-    return redirect(url_for(".users"), code=303)
+    return back_to_users()
 
 
 @bp.post("/users/disable")
@@ -95,36 +105,27 @@ def enable_user() -> Response:
 
 
 def _set_active(active: bool) -> Response:
-    form = UserActionForm()
-    user = db.session.scalar(select(User).where(User.email == (form.email.data or "")))
-    if not form.validate() or user is None:
-        flash("That account was not found.", "error")
-    elif user.id == acting_user().id:
+    user = account_of(UserActionForm())
+    if user is None:
+        return back_to_users()
+    if user.id == current_staff().id:
         flash("You cannot disable your own account.", "error")
     elif not active and user.is_admin and user.active and not step_up_fresh():
         return ask_step_up()
-    elif user.active != active:
-        user.active = active
-        user.end_sessions()  # a disabled user is signed out everywhere at once
-        record("user.enabled" if active else "user.disabled", target=user.email)
-        commit()
+    elif accounts.set_active(db.session, staff_actor(), user, active):
         flash(f"Account {user.email} {'enabled' if active else 'disabled'}.", "success")
-    return redirect(url_for(".users"), code=303)
+    return back_to_users()
 
 
 @bp.post("/users/setup-link")
 def create_setup_link() -> Response | tuple[str, int]:
     """A one-time link with which an account without an authenticator sets one up."""
-    form = UserActionForm()
-    user = db.session.scalar(select(User).where(User.email == (form.email.data or "")))
-    if not form.validate() or user is None or not user.active:
-        flash("That account was not found.", "error")
-        return redirect(url_for(".users"), code=303)
+    user = account_of(UserActionForm(), active_only=True)
+    if user is None:
+        return back_to_users()
     if user.totp_secret:
         flash(f"{user.email} already has two-factor sign-in.", "error")
-        return redirect(url_for(".users"), code=303)
-    link = totp.create_setup_link(user)
-    record("user.setup_link", target=user.email)
-    commit()
+        return back_to_users()
+    link = accounts.setup_link(db.session, staff_actor(), user)
     # Shown on this page only, never flashed: a flash would put the link in the session cookie.
     return users_page(setup_link=(user.email, link))

@@ -10,15 +10,16 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from werkzeug.wrappers import Response
 
-from .. import outbox
 from ..exports import CONTACT_METHODS, PATIENT_TYPES, PREFERRED_TIMES, local_day_bounds
 from ..extensions import db
 from ..models import STATUSES, Note, OutboxMessage, Submission
 from ..practice import Practice
-from ..services.submissions import Actor, update_submission
+from ..services import submissions as service
+from ..services.actions import record_event
+from ..services.submissions import MESSAGE_KINDS
 from . import bp
-from .auth import acting_user, commit, record
 from .forms import InboxForm, NoteForm, ResendForm, StatusForm
+from .staff import staff_actor
 
 PER_PAGE = 25
 REFERENCE = re.compile(r"^(APT|MSG)-[A-Z2-9]{6,12}$")
@@ -136,10 +137,6 @@ def newest_first(statement: Select[Any]) -> Select[Any]:
 
 # How a message's status is said, and which status sums up several (the worst one wins).
 MESSAGE_STATUSES = {"failed": "Failed", "retrying": "Retrying", "queued": "Queued", "sent": "Sent"}
-MESSAGE_KINDS = {
-    "email/notification": "Front-desk notification",
-    "email/acknowledgement": "Patient acknowledgement",
-}
 
 
 @dataclass(frozen=True)
@@ -202,8 +199,7 @@ def inbox() -> tuple[str, int]:
         error_out=False,  # past the last page: an empty page, not an error
     )
     detail = {**audited_filters(used), "page": page.page, "results": page.total}
-    record("inbox.viewed", detail=detail)
-    commit()
+    record_event(db.session, staff_actor(), "inbox.viewed", detail=detail)
     submissions = list(page.items)
     return render_template(
         "admin/inbox.html",
@@ -215,11 +211,6 @@ def inbox() -> tuple[str, int]:
         filtered=bool(used),
         page_args=used,
     ), 200
-
-
-def staff_actor() -> Actor:
-    """The signed-in member of staff, as the actor of a change to a submission."""
-    return Actor(user=acting_user(), ip=request.remote_addr)
 
 
 def find_submission(reference: str) -> Submission:
@@ -289,8 +280,7 @@ def detail_page(
     status: int = 200,
 ) -> tuple[str, int]:
     """Show every field, notes and notifications, and record that they were seen."""
-    record("submission.viewed", target=submission.reference)
-    commit()
+    record_event(db.session, staff_actor(), "submission.viewed", target=submission.reference)
     notes = db.session.scalars(
         select(Note).where(Note.submission_id == submission.id).order_by(Note.created_at, Note.id)
     ).all()
@@ -313,25 +303,21 @@ def submission(reference: str) -> tuple[str, int]:
 
 @bp.post("/submissions/<reference>/status")
 def change_status(reference: str) -> Response | tuple[str, int]:
-    submission = find_submission(reference)
-    form = StatusForm()
+    submission, form = find_submission(reference), StatusForm()
     if not form.validate():
         return detail_page(submission, status_form=form, status=422)
     new = form.status.data
-    if update_submission(db.session, submission, staff_actor(), status=new).changed:
-        commit()
+    if service.set_status(db.session, submission, staff_actor(), new):
         flash(f"Status changed to {STATUSES[new]}.", "success")
     return redirect(url_for(".submission", reference=reference), code=303)
 
 
 @bp.post("/submissions/<reference>/notes")
 def add_note(reference: str) -> Response | tuple[str, int]:
-    submission = find_submission(reference)
-    form = NoteForm()
+    submission, form = find_submission(reference), NoteForm()
     if not form.validate():
         return detail_page(submission, note_form=form, status=422)
-    update_submission(db.session, submission, staff_actor(), note=form.text.data)
-    commit()
+    service.add_note(db.session, submission, staff_actor(), form.text.data)
     flash("Note added.", "success")
     return redirect(url_for(".submission", reference=reference, _anchor="notes"), code=303)
 
@@ -340,24 +326,10 @@ def add_note(reference: str) -> Response | tuple[str, int]:
 def resend(reference: str) -> Response:
     find_submission(reference)
     form = ResendForm()
-    message = None
+    kind = None
     if form.validate():
-        message = db.session.scalar(
-            select(OutboxMessage).where(
-                OutboxMessage.id == int(form.message.data),
-                OutboxMessage.reference == reference,  # only this submission's own emails
-            )
-        )
-    if message is None:
+        kind = service.resend(db.session, reference, int(form.message.data), staff_actor())
+    if kind is None:
         abort(404)
-    kind = MESSAGE_KINDS.get(message.template, "Email")
-    previous = message.status
-    outbox.resend(db.session, message)
-    record(
-        "notification.resent",
-        target=reference,
-        detail={"email": kind, "previous_status": previous},
-    )
-    commit()
     flash(f"The {kind.lower()} will be sent again in a moment.", "success")
     return redirect(url_for(".submission", reference=reference), code=303)

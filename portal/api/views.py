@@ -12,9 +12,10 @@ from flask import Response, current_app, jsonify, request
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import audit, fhir
+from .. import fhir
 from ..extensions import db
 from ..models import STATUSES, Note, Submission
+from ..services.actions import record_event
 from ..services.submissions import Actor, StatusConflict, update_submission
 from . import bp, current_token
 from .openapi import (
@@ -51,9 +52,12 @@ def actor() -> Actor:
     return Actor(api_token=current_token(), ip=request.remote_addr)
 
 
-def record(action: str, **fields: Any) -> None:
-    """An audit event with the token's name as the actor, in the current transaction."""
-    audit.record(db.session, action, actor=current_token().name, ip=request.remote_addr, **fields)
+def viewed(submission: Submission, **detail: str) -> None:
+    """Audit (and commit) that the calling token read this submission."""
+    about = {"via": "api", **detail}
+    record_event(
+        db.session, actor(), "submission.viewed", target=submission.reference, detail=about
+    )
 
 
 @bp.errorhandler(SQLAlchemyError)
@@ -170,11 +174,8 @@ def list_submissions() -> Response:
         params |= {"limit": str(limit), "cursor": _encode_cursor(last.created_at, last.id)}
         next_url = api_url(f"/submissions?{urlencode(params)}")
     filters = {k: args[k] for k in ("since", "until", "status", "kind") if k in args}
-    record(
-        "submissions.listed",
-        detail={**filters, "results": len(page), "references": [s.reference for s in page]},
-    )
-    db.session.commit()
+    detail = {**filters, "results": len(page), "references": [s.reference for s in page]}
+    record_event(db.session, actor(), "submissions.listed", detail=detail)
     return jsonify({"data": [summary(s) for s in page], "next": next_url})
 
 
@@ -194,8 +195,7 @@ def get_submission(reference: str) -> Response:
         ],
         "fhir_url": api_url(f"/submissions/{submission.reference}/fhir"),
     }
-    record("submission.viewed", target=submission.reference, detail={"via": "api"})
-    db.session.commit()
+    viewed(submission)
     return jsonify(body)
 
 
@@ -204,10 +204,7 @@ def get_submission_fhir(reference: str) -> Response:
     """The submission as a FHIR R4 Bundle (audited as a view)."""
     submission = find_submission(reference)
     bundle = fhir.bundle(submission, base_url(), current_app.extensions["practice"])
-    record(
-        "submission.viewed", target=submission.reference, detail={"via": "api", "format": "fhir"}
-    )
-    db.session.commit()
+    viewed(submission, format="fhir")
     return Response(json.dumps(bundle, ensure_ascii=False), content_type=fhir.FHIR_JSON)
 
 

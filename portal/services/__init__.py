@@ -1,5 +1,7 @@
-"""Actions on the portal's records shared by the staff area, the API and the command line.
+"""Staff actions shared by the staff area, the API and the command line.
 
-Each service validates, changes and audits in the caller's session; the caller commits, so the
-change, its audit events (and, later, the events it emits) land in one transaction.
+accounts, submissions, exports, retention and delivery: each action checks what it is given,
+changes, adds its audit event and commits, all in one unit of work (actions.staff_action), so a
+change never lands without its audit record. update_submission() alone leaves the commit to its
+caller (the API commits it with its own response).
 """

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from .. import audit, outbox
-from ..models import REFERENCE_ALPHABET, OutboxMessage, User, utcnow
+from .. import outbox
+from ..models import REFERENCE_ALPHABET, OutboxMessage, utcnow
+from .actions import Actor, SessionLike, staff_action
+
+__all__ = ["Actor", "mark_handled", "recent_tests", "retry_failed", "retry_one", "send_test"]
 
 TEST_TEMPLATE = "email/test"
 # The recipient's kind, from the template it was queued with.
@@ -31,20 +32,7 @@ def kind_of(template: str) -> str:
     return KINDS.get(template, "Other")
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a signed-in user (with the request's address), or the command line."""
-
-    user: User | None = None
-    ip: str | None = None
-
-    @property
-    def name(self) -> str:
-        """The user's email, or "command line"."""
-        return self.user.email if self.user is not None else audit.COMMAND_LINE
-
-
-def failed_to_retry(session: Session) -> list[OutboxMessage]:
+def failed_to_retry(session: SessionLike) -> list[OutboxMessage]:
     """Failed emails nobody has marked as handled: what "Retry all failed" queues again."""
     return list(
         session.scalars(
@@ -55,45 +43,29 @@ def failed_to_retry(session: Session) -> list[OutboxMessage]:
     )
 
 
-def retry_failed(session: Session, actor: Actor) -> int:
+def retry_failed(session: SessionLike, actor: Actor) -> int:
     """Queue every failed, unhandled email again, audited as one action; returns how many."""
     messages = failed_to_retry(session)
     kinds = Counter(kind_of(message.template) for message in messages)
-    for message in messages:
-        outbox.resend(session, message)
-    audit.record(
-        session,
-        "outbox.retry_failed",
-        user=actor.user,
-        actor=actor.name,
-        ip=actor.ip,
-        detail={"messages": len(messages), "kinds": dict(kinds)},
-    )
-    session.commit()
+    detail = {"messages": len(messages), "kinds": dict(kinds)}
+    with staff_action(session, actor, "outbox.retry_failed", detail=detail):
+        for message in messages:
+            outbox.resend(session, message)
     return len(messages)
 
 
-def retry_one(session: Session, message_id: int, actor: Actor) -> OutboxMessage | None:
+def retry_one(session: SessionLike, message_id: int, actor: Actor) -> OutboxMessage | None:
     """Queue one email again (failed, waiting or sent), audited; None if there is no such email."""
     message = session.get(OutboxMessage, message_id)
     if message is None:
         return None
-    previous = message.status
-    outbox.resend(session, message)
-    audit.record(
-        session,
-        "outbox.retried",
-        user=actor.user,
-        actor=actor.name,
-        ip=actor.ip,
-        target=message.reference,
-        detail={"email": kind_of(message.template), "previous_status": previous},
-    )
-    session.commit()
+    detail = {"email": kind_of(message.template), "previous_status": message.status}
+    with staff_action(session, actor, "outbox.retried", target=message.reference, detail=detail):
+        outbox.resend(session, message)
     return message
 
 
-def mark_handled(session: Session, message_id: int, actor: Actor) -> OutboxMessage | None:
+def mark_handled(session: SessionLike, message_id: int, actor: Actor) -> OutboxMessage | None:
     """Record that a person dealt with a failed email (e.g. phoned the patient), audited.
 
     Only a failed email can be handled; None when there is no such failed email.
@@ -102,48 +74,32 @@ def mark_handled(session: Session, message_id: int, actor: Actor) -> OutboxMessa
     if message is None or message.status != "failed":
         return None
     if message.handled_at is None:
-        message.handled_at = utcnow()
-        message.handled_by = actor.name
-        audit.record(
-            session,
-            "outbox.handled",
-            user=actor.user,
-            actor=actor.name,
-            ip=actor.ip,
-            target=message.reference,
-            detail={"email": kind_of(message.template)},
-        )
-        session.commit()
+        target, detail = message.reference, {"email": kind_of(message.template)}
+        with staff_action(session, actor, "outbox.handled", target=target, detail=detail):
+            message.handled_at = utcnow()
+            message.handled_by = actor.name
     return message
 
 
-def send_test(session: Session, address: str, actor: Actor) -> OutboxMessage:
+def send_test(session: SessionLike, address: str, actor: Actor) -> OutboxMessage:
     """Queue a test email to a validated address through the outbox itself, audited."""
     body = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
     reference = f"TEST-{body}"
     practice = current_app.extensions["practice"]
-    message = outbox.queue(
-        session,
-        recipient=address,
-        subject=f"Test email from the {practice.name} portal — {reference}",
-        template=TEST_TEMPLATE,
-        context={"reference": reference, "requested_by": actor.name},
-        reference=reference,
-    )
-    audit.record(
-        session,
-        "outbox.test_email",
-        user=actor.user,
-        actor=actor.name,
-        ip=actor.ip,
-        target=address,
-        detail={"reference": reference},
-    )
-    session.commit()
+    detail = {"reference": reference}
+    with staff_action(session, actor, "outbox.test_email", target=address, detail=detail):
+        message = outbox.queue(
+            session,
+            recipient=address,
+            subject=f"Test email from the {practice.name} portal — {reference}",
+            template=TEST_TEMPLATE,
+            context={"reference": reference, "requested_by": actor.name},
+            reference=reference,
+        )
     return message
 
 
-def recent_tests(session: Session, limit: int = 5) -> list[OutboxMessage]:
+def recent_tests(session: SessionLike, limit: int = 5) -> list[OutboxMessage]:
     """The newest test emails, to show their outcome."""
     return list(
         session.scalars(

@@ -5,33 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from .. import audit
-from ..models import STATUSES, ApiToken, Note, Submission, User
+from .. import outbox
+from ..models import STATUSES, Note, OutboxMessage, Submission
+from .actions import Actor, SessionLike, audit_event, staff_action, unit_of_work
 
+__all__ = ["Actor", "StatusConflict", "Update", "add_note", "resend", "set_status"]
 
-@dataclass(frozen=True)
-class Actor:
-    """Who makes a change: a staff account or an API token, and from which address."""
-
-    user: User | None = None
-    api_token: ApiToken | None = None
-    ip: str | None = None
-
-    @property
-    def name(self) -> str:
-        """What the audit trail says: the account's email or the token's name."""
-        if self.user is not None:
-            return self.user.email
-        if self.api_token is not None:
-            return self.api_token.name
-        return audit.COMMAND_LINE
-
-    @property
-    def via(self) -> str | None:
-        """How the change came in, for the audit detail (the API says so)."""
-        return "api" if self.api_token is not None else None
+# Who each queued email of a submission was for, as staff pages and the audit trail say it.
+MESSAGE_KINDS = {
+    "email/notification": "Front-desk notification",
+    "email/acknowledgement": "Patient acknowledgement",
+}
 
 
 @dataclass
@@ -59,7 +45,7 @@ class StatusConflict(Exception):
 
 
 def update_submission(
-    session: Session,
+    session: SessionLike,
     submission: Submission,
     actor: Actor,
     *,
@@ -105,14 +91,42 @@ def update_submission(
 
 
 def _record(
-    session: Session, actor: Actor, action: str, submission: Submission, detail: dict[str, Any]
+    session: SessionLike, actor: Actor, action: str, submission: Submission, detail: dict[str, Any]
 ) -> None:
-    audit.record(
-        session,
-        action,
-        user=actor.user,
-        actor=actor.name,
-        target=submission.reference,
-        ip=actor.ip,
-        detail=detail,
+    audit_event(session, actor, action, target=submission.reference, detail=detail)
+
+
+def set_status(session: SessionLike, submission: Submission, actor: Actor, status: str) -> bool:
+    """Move a submission to a status, audited and committed; False when it already had it."""
+    with unit_of_work(session):
+        return update_submission(session, submission, actor, status=status).changed
+
+
+def add_note(session: SessionLike, submission: Submission, actor: Actor, text: str) -> Note:
+    """Add a note to a submission, audited and committed."""
+    with unit_of_work(session):
+        note = update_submission(session, submission, actor, note=text).note
+    assert note is not None  # update_submission always adds the note it is given
+    return note
+
+
+def message_kind(template: str) -> str:
+    """Which of a submission's emails this is, in words."""
+    return MESSAGE_KINDS.get(template, "Email")
+
+
+def resend(session: SessionLike, reference: str, message_id: int, actor: Actor) -> str | None:
+    """Queue one of this submission's emails again, audited; its kind, or None if it has none."""
+    message = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.reference == reference,  # only this submission's own emails
+        )
     )
+    if message is None:
+        return None
+    kind = message_kind(message.template)
+    detail = {"email": kind, "previous_status": message.status}
+    with staff_action(session, actor, "notification.resent", target=reference, detail=detail):
+        outbox.resend(session, message)
+    return kind

@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from ..models import User, new_session_token, utcnow
+from .models import User, new_session_token, utcnow
 
 # A different key from the one that signs cookies, derived from it: a leaked cookie signature
 # key alone says nothing about this one, and rotating SECRET_KEY only voids pending set-ups.
