@@ -63,7 +63,6 @@ def test_every_label_and_choice_is_marked_for_translation():
 
 
 def test_public_forms_ask_the_schemas_questions_in_its_order():
-    names = {"message": {"appointment": "reason", "contact": "message"}}
     for kind, form_class in (
         ("appointment", forms.AppointmentForm),
         ("contact", forms.ContactForm),
@@ -71,10 +70,10 @@ def test_public_forms_ask_the_schemas_questions_in_its_order():
         unbound = [(n, getattr(form_class, n)) for n in dir(form_class)]
         fields = [(f.creation_counter, n) for n, f in unbound if isinstance(f, UnboundField)]
         declared = [name for _, name in sorted(fields)]
-        expected = [names.get(f.key, {}).get(kind, f.key) for f in submissions.FORMS[kind]]
+        expected = [form_class.RENAMED.get(f.key, f.key) for f in submissions.FORMS[kind]]
         assert [n for n in declared if n in expected] == expected
         for question in submissions.FORMS[kind]:
-            name = names.get(question.key, {}).get(kind, question.key)
+            name = form_class.RENAMED.get(question.key, question.key)
             unbound = getattr(form_class, name)
             assert unbound.args[0] == question.label
             assert unbound.kwargs.get("description", "") == (question.hint or "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import date
+from typing import ClassVar
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -248,6 +249,13 @@ class PatientForm(FlaskForm):
         if not FORM_TOKEN_PATTERN.match(field.data or ""):
             raise ValidationError("This form has expired")
 
+    # Fields named otherwise than the answer they store (submissions.py keys).
+    RENAMED: ClassVar[dict[str, str]] = {}
+
+    def answer_field(self, key: str) -> Field:
+        """The field that holds the answer stored as ``key``."""
+        return self[self.RENAMED.get(key, key)]
+
     @property
     def is_bot(self) -> bool:
         """True when the honeypot field was filled in."""
@@ -276,6 +284,8 @@ def _appointment(key: str) -> schema.Field:
 
 class AppointmentForm(PatientForm):
     """Request an Appointment."""
+
+    RENAMED = {"message": "reason"}  # the reason for the visit is the request's message
 
     first_name = name_field(_appointment("first_name"))
     last_name = name_field(_appointment("last_name"))
