@@ -15,12 +15,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .extensions import db
 
 # Defined with the rest of a submission's vocabulary; importable from here as before.
+from .submissions import KINDS
 from .submissions import STATUSES as STATUSES
 
 # No 0/O, 1/I/L: a reference is read aloud over the phone.
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 REFERENCE_LENGTH = 8
-REFERENCE_PREFIXES = {"appointment": "APT", "contact": "MSG"}
 
 
 def utcnow() -> datetime:
@@ -28,10 +28,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def new_reference(form: str) -> str:
+def new_reference(kind: str) -> str:
     """A random reference such as APT-7K4M9QXR: never sequential, so it reveals no volume."""
     body = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
-    return f"{REFERENCE_PREFIXES[form]}-{body}"
+    return f"{KINDS[kind].prefix}-{body}"
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -42,13 +42,14 @@ class Kind:
     label: Text  # one submission of this kind, e.g. in the inbox's Form column
     plural: Text  # the inbox's and the export's filter
     noun: Text  # "We received your request"
+    prefix: str  # of its references: APT-7K4M9QXR
 
 
 KINDS: dict[str, Kind] = {
     APPOINTMENT: Kind(
-        APPOINTMENT, _l("Appointment request"), _l("Appointment requests"), _l("request")
+        APPOINTMENT, _l("Appointment request"), _l("Appointment requests"), _l("request"), "APT"
     ),
-    CONTACT: Kind(CONTACT, _l("Message"), _l("Messages"), _l("message")),
+    CONTACT: Kind(CONTACT, _l("Message"), _l("Messages"), _l("message"), "MSG"),
 }
 
 # The front desk's workflow, in order; Spam sits beside it.
@@ -199,8 +200,11 @@ CATEGORY = {APPOINTMENT: SPECIALTY, CONTACT: TOPIC}
 
 
 def form_field(kind: str, key: str) -> Field:
-    """The question ``key`` as the form of ``kind`` asks it."""
-    return next(f for f in FORMS[kind] if f.key == key)
+    """The question ``key`` as the form of ``kind`` asks it (KeyError if it does not)."""
+    for question in FORMS[kind]:
+        if question.key == key:
+            return question
+    raise KeyError(f"the {kind} form has no {key}")
 
 
 def stored_fields(kind: str) -> list[Field]:

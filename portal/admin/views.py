@@ -16,7 +16,7 @@ from ..extensions import db
 from ..models import Note, OutboxMessage, Submission
 from ..practice import Practice
 from ..services.submissions import Actor, update_submission
-from ..submissions import STATUSES, Answer, answers
+from ..submissions import STATUSES, answers
 from . import bp
 from .auth import acting_user, commit, record
 from .forms import InboxForm, NoteForm, ResendForm, StatusForm
@@ -233,11 +233,6 @@ def find_submission(reference: str) -> Submission:
     return submission
 
 
-def submission_fields(s: Submission) -> list[Answer]:
-    """Every field the patient sent, labelled and shown as submissions.py says."""
-    return answers(s)
-
-
 def notifications_of(submission: Submission) -> list[Notification]:
     """The emails queued for this submission, oldest first."""
     messages = db.session.scalars(
@@ -274,7 +269,7 @@ def detail_page(
     return render_template(
         "admin/submission.html",
         submission=submission,
-        fields=submission_fields(submission),
+        fields=answers(submission),  # labelled and shown as submissions.py says
         notes=notes,
         notifications=notifications_of(submission),
         status_form=status_form or StatusForm(formdata=None, data={"status": submission.status}),
