@@ -12,13 +12,24 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy.engine import make_url
 
-from . import assets, errors, logs, security
-from . import config as default_config
 from . import assets, errors, logs, security, storage
-from .extensions import HttpsSessionInterface, csrf, db, limiter, login_manager, mail, migrate
+from . import config as default_config
+from .extensions import (
+    HttpsSessionInterface,
+    babel,
+    csrf,
+    db,
+    limiter,
+    locale_selector,
+    login_manager,
+    mail,
+    migrate,
+)
 from .firstrun import first_admin_hint
 from .notices import notice_href
 from .practice import format_phone, load_practice
+from .submissions import LABELS, NOT_GIVEN, RECEIVED_FORMAT
+from .submissions import local_time as practice_time
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
@@ -167,6 +178,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     app.session_interface = HttpsSessionInterface()
     mail.init_app(app)
+    babel.init_app(app, locale_selector=locale_selector)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -191,8 +203,8 @@ def register_templates(app: Flask) -> None:
         return {"practice": practice}
 
     @app.template_filter("local_time")
-    def local_time(value: datetime, fmt: str = "%B %-d, %Y at %-I:%M %p %Z") -> str:
-        return value.astimezone(practice.zone).strftime(fmt)
+    def local_time(value: datetime, fmt: str = RECEIVED_FORMAT) -> str:
+        return practice_time(value, practice.zone, fmt)
 
     @app.template_filter("iso_time")
     def iso_time(value: datetime) -> str:
@@ -202,6 +214,9 @@ def register_templates(app: Flask) -> None:
         return value.astimezone(UTC).isoformat(timespec="seconds")
 
     app.add_template_filter(format_phone, "phone")
+    # What a submission's reference, time, form and status are called, in pages and emails.
+    app.add_template_global(LABELS, "submission_labels")
+    app.add_template_global(NOT_GIVEN, "not_given")
     app.add_template_global(first_admin_hint)
     app.add_template_global(notice_href)
 

@@ -19,7 +19,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -27,8 +26,13 @@ from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
 from . import fhir
-from .models import STATUSES, Submission
-from .practice import Practice, format_phone
+from .models import Submission
+from .practice import Practice
+from .submissions import KINDS, export_columns, export_formatter
+
+# Defined with the vocabulary, importable from here as before (writers take Columns).
+from .submissions import Column as Column  # isort: skip
+from .submissions import display_phone as display_phone  # isort: skip
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -37,10 +41,8 @@ FORMATS = {
     # FHIR Bulk Data's type: one FHIR Bundle per line (see write_ndjson).
     "ndjson": "application/fhir+ndjson",
 }
-FORMS = {"appointment": "Appointment request", "contact": "Message"}
-CONTACT_METHODS = {"phone": "Phone", "email": "Email", "text": "Text message"}
-PATIENT_TYPES = {"new": "New patient", "returning": "Returning patient"}
-PREFERRED_TIMES = {"morning": "Morning", "afternoon": "Afternoon", "any": "Any time"}
+# The kinds an export can be limited to (their labels live in submissions.py).
+FORMS = KINDS
 
 # A spreadsheet reads a cell starting with one of these as a formula (ASVS 5.0 1.2.10); the
 # full-width forms too, since some spreadsheets fold them to their ASCII twins.
@@ -51,42 +53,7 @@ FORMULA_CHARS = "=+-@\uff1d\uff0b\uff0d\uff20"
 # A formula character right after any of those separators gets the apostrophe too.
 FORMULA_AFTER_SEPARATOR = re.compile(f"([;\t,\r\n])([{re.escape(FORMULA_CHARS)}])")
 UTF8_BOM = "\ufeff"
-NANP_E164 = re.compile(r"^\+1([2-9]\d{2})([2-9]\d{2})(\d{4})$")
 CHUNK_ROWS = 500
-
-
-@dataclass(frozen=True)
-class Column:
-    """One exported field: its key in JSON, its header in CSV and XLSX, the forms that have it."""
-
-    key: str
-    header: str
-    forms: tuple[str, ...] = ("appointment", "contact")
-
-
-COLUMNS: tuple[Column, ...] = (
-    Column("reference", "Reference"),
-    Column("received", "Received"),
-    Column("form", "Form"),
-    Column("status", "Status"),
-    Column("first_name", "First name", ("appointment",)),
-    Column("last_name", "Last name", ("appointment",)),
-    Column("name", "Name", ("contact",)),
-    Column("date_of_birth", "Date of birth", ("appointment",)),
-    Column("phone", "Phone number"),
-    Column("email", "Email address"),
-    Column("contact_method", "How to contact", ("appointment",)),
-    Column("specialty", "Specialty", ("appointment",)),
-    Column("physician", "Physician", ("appointment",)),
-    Column("patient_type", "New or returning patient", ("appointment",)),
-    Column("preferred_days", "Preferred days", ("appointment",)),
-    Column("preferred_time", "Preferred time of day", ("appointment",)),
-    Column("insurance", "Insurance provider", ("appointment",)),
-    Column("referring_physician", "Referring physician", ("appointment",)),
-    Column("topic", "Topic", ("contact",)),
-    Column("message", "Reason for visit or message"),
-)
-MESSAGE_HEADERS = {"appointment": "Reason for visit", "contact": "Message"}
 
 
 @dataclass(frozen=True)
@@ -110,10 +77,7 @@ class Filters:
 
 def columns_for(form: str | None) -> list[Column]:
     """The columns of an export of one form (its own fields only) or of both."""
-    if form is None:
-        return list(COLUMNS)
-    chosen = [c for c in COLUMNS if form in c.forms and c.key != "form"]
-    return [Column(c.key, MESSAGE_HEADERS[form]) if c.key == "message" else c for c in chosen]
+    return export_columns(form)
 
 
 def local_day_bounds(
@@ -147,7 +111,8 @@ def fetch_rows(
 
     Plain rows rather than ORM objects: nothing accumulates in the session's identity map.
     """
-    table_columns = Submission.__table__.columns
+    # The kind as well as the column it is stored in (form): fhir.py reads submission.kind.
+    table_columns = [*Submission.__table__.columns, Submission.__table__.c.form.label("kind")]
     last_id = 0
     while True:
         batch = session.execute(
@@ -164,51 +129,11 @@ def fetch_rows(
             return
 
 
-def record(row: Any, zone: ZoneInfo) -> dict[str, str]:
-    """One submission as plain text per column key: labels in words, times with their offset."""
-    phone = row.phone
-    values = {
-        "reference": row.reference,
-        "received": row.created_at.astimezone(zone).isoformat(timespec="seconds"),
-        "form": FORMS.get(row.form, row.form),
-        "status": STATUSES.get(row.status, row.status),
-        "first_name": row.first_name,
-        "last_name": row.last_name,
-        "name": row.name,
-        "date_of_birth": row.date_of_birth.isoformat() if row.date_of_birth else None,
-        "phone": display_phone(phone) if phone else None,
-        "email": row.email,
-        "contact_method": CONTACT_METHODS.get(row.contact_method or "", row.contact_method),
-        "specialty": row.specialty,
-        "physician": row.physician,
-        "patient_type": PATIENT_TYPES.get(row.patient_type or "", row.patient_type),
-        "preferred_days": row.preferred_days,
-        "preferred_time": PREFERRED_TIMES.get(row.preferred_time or "", row.preferred_time),
-        "insurance": row.insurance,
-        "referring_physician": row.referring_physician,
-        "topic": row.topic,
-        "message": row.message,
-    }
-    return {key: value or "" for key, value in values.items()}
-
-
-def display_phone(e164: str) -> str:
-    """A stored phone number as people write it; anything unparseable as it was stored."""
-    # The hot path of a large export: phonenumbers takes ~20 µs a number (2 s per 100,000
-    # rows), and a North American number's national format is always (NPA) NXX-XXXX.
-    nanp = NANP_E164.match(e164)
-    if nanp:
-        return f"({nanp[1]}) {nanp[2]}-{nanp[3]}"
-    try:
-        return format_phone(e164)
-    except phonenumbers.NumberParseException:
-        return e164
-
-
 def records(rows: Iterable[Any], zone: ZoneInfo) -> Iterator[dict[str, str]]:
-    """record() over rows, lazily."""
+    """Each row as plain text per column key (submissions.export_formatter), lazily."""
+    record = export_formatter(zone)
     for row in rows:
-        yield record(row, zone)
+        yield record(row)
 
 
 def neutralise(value: str) -> str:

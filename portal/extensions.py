@@ -2,6 +2,7 @@
 
 from flask import Flask, Request, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -34,6 +35,14 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 mail = Mail()
 login_manager = LoginManager()
+# Every label of a submission is marked for translation (submissions.py); bound with
+# locale_selector below.
+babel = Babel()
+
+
+def locale_selector() -> str:
+    """The language of a page or email: English only until the portal ships catalogues."""
+    return "en"
 
 
 class HttpsSessionInterface(SecureCookieSessionInterface):

@@ -19,6 +19,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .practice import Practice
+from .submissions import (
+    INSURANCE,
+    PATIENT_TYPE,
+    PREFERRED_DAYS,
+    PREFERRED_TIME,
+    REFERRING_PHYSICIAN,
+    answer_text,
+)
 
 FHIR_JSON = "application/fhir+json"
 FHIR_NDJSON = "application/fhir+ndjson"
@@ -26,9 +34,8 @@ FHIR_NDJSON = "application/fhir+ndjson"
 BCP47 = "urn:ietf:bcp:47"
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
-# The submission's own codes, in words (the patient form's choices).
-PATIENT_TYPES = {"new": "New patient", "returning": "Returning patient"}
-PREFERRED_TIMES = {"morning": "Morning", "afternoon": "Afternoon", "any": "Any time"}
+# Preferences that FHIR has no coded place for: written in the Appointment's comment.
+COMMENT_FIELDS = (PREFERRED_DAYS, PREFERRED_TIME, PATIENT_TYPE, INSURANCE, REFERRING_PHYSICIAN)
 
 
 def identifier_system(base_url: str) -> str:
@@ -41,7 +48,7 @@ def bundle(submission: Any, base_url: str, practice: Practice) -> dict[str, Any]
     identifier = [{"system": identifier_system(base_url), "value": submission.reference}]
     patient_url = _entry_url(base_url, submission.reference, "Patient")
     resources: list[tuple[str, dict[str, Any]]] = [(patient_url, patient(submission, identifier))]
-    if submission.form == "appointment":
+    if submission.kind == "appointment":
         request_url = _entry_url(base_url, submission.reference, "ServiceRequest")
         resources.append(
             (request_url, service_request(submission, identifier, patient_url, practice))
@@ -71,7 +78,7 @@ def bundle(submission: Any, base_url: str, practice: Practice) -> dict[str, Any]
 def patient(submission: Any, identifier: list[dict[str, str]]) -> dict[str, Any]:
     """Who the patient said they are: name, date of birth, phone, email, language."""
     resource: dict[str, Any] = {"resourceType": "Patient", "identifier": identifier}
-    if submission.form == "appointment":
+    if submission.kind == "appointment":
         given, family = submission.first_name, submission.last_name
         name = {"text": f"{given} {family}".strip(), "family": family, "given": [given]}
         resource["name"] = [{k: v for k, v in name.items() if v}]
@@ -165,13 +172,7 @@ def appointment(
 
 def appointment_comment(submission: Any) -> str:
     """Preferences that FHIR has no coded place for, one per line, labelled as on the form."""
-    lines = [
-        ("Preferred days", submission.preferred_days),
-        ("Preferred time of day", PREFERRED_TIMES.get(submission.preferred_time or "")),
-        ("New or returning patient", PATIENT_TYPES.get(submission.patient_type or "")),
-        ("Insurance provider", submission.insurance),
-        ("Referring physician", submission.referring_physician),
-    ]
+    lines = [(f.label, answer_text(f, getattr(submission, f.key))) for f in COMMENT_FIELDS]
     return "\n".join(f"{label}: {value}" for label, value in lines if value)
 
 

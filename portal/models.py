@@ -9,15 +9,18 @@ from datetime import UTC, date, datetime
 from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import JSON, DateTime, ForeignKey, String, Text, TypeDecorator
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
 
+# Defined with the rest of a submission's vocabulary; importable from here as before.
+from .submissions import KINDS
+from .submissions import STATUSES as STATUSES
+
 # No 0/O, 1/I/L: a reference is read aloud over the phone.
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 REFERENCE_LENGTH = 8
-REFERENCE_PREFIXES = {"appointment": "APT", "contact": "MSG"}
 
 
 def utcnow() -> datetime:
@@ -25,10 +28,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def new_reference(form: str) -> str:
+def new_reference(kind: str) -> str:
     """A random reference such as APT-7K4M9QXR: never sequential, so it reveals no volume."""
     body = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
-    return f"{REFERENCE_PREFIXES[form]}-{body}"
+    return f"{KINDS[kind].prefix}-{body}"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -78,10 +81,13 @@ class Submission(db.Model):
     topic: Mapped[str | None] = mapped_column(String(100))
     message: Mapped[str] = mapped_column(Text)
 
+    # In code a submission's form is its kind (submissions.KINDS); the column keeps its name.
+    kind: Mapped[str] = synonym("form")
+
     @property
     def patient_name(self) -> str:
         """The name as the patient gave it, whichever form they used."""
-        if self.form == "appointment":
+        if self.kind == "appointment":
             return f"{self.first_name} {self.last_name}"
         return self.name or ""
 
@@ -165,14 +171,6 @@ class DeliveryState(db.Model):
 # --- The staff area: accounts, internal notes and the audit trail -----------------------------
 
 ROLES = ("staff", "admin")
-# The front desk's workflow, in order; Spam sits beside it.
-STATUSES = {
-    "new": "New",
-    "contacted": "Contacted",
-    "scheduled": "Scheduled",
-    "closed": "Closed",
-    "spam": "Spam",
-}
 
 
 def new_session_token() -> str:

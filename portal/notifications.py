@@ -15,7 +15,6 @@ the recipients, and the message does not say why.
 from __future__ import annotations
 
 import logging
-from datetime import date
 from typing import Any
 
 from flask import current_app
@@ -23,12 +22,11 @@ from flask import current_app
 from . import outbox
 from .extensions import db
 from .models import OutboxMessage, Submission, utcnow
-from .practice import Practice, format_phone
+from .practice import Practice
+from .submissions import CATEGORY, KINDS, NOT_GIVEN, details, local_time
 
 log = logging.getLogger(__name__)
 
-FORM_LABELS = {"appointment": "Appointment request", "contact": "Message"}
-NOUNS = {"appointment": "request", "contact": "message"}
 NOTIFICATION_SUBJECTS = {
     "appointment": "New appointment request — {reference}",
     "contact": "New message — {reference}",
@@ -36,38 +34,6 @@ NOTIFICATION_SUBJECTS = {
 ACKNOWLEDGEMENT_SUBJECTS = {
     "appointment": "We received your appointment request — {reference}",
     "contact": "We received your message — {reference}",
-}
-# The answers of choice fields as the forms show them.
-CHOICE_LABELS = {
-    "contact_method": {"phone": "Phone", "email": "Email", "text": "Text message"},
-    "patient_type": {"new": "New patient", "returning": "Returning patient"},
-    "preferred_time": {"morning": "Morning", "afternoon": "Afternoon", "any": "Any time"},
-}
-# Every field, with the form's own label, for practices that set NOTIFY_INCLUDE_DETAILS.
-DETAIL_FIELDS = {
-    "appointment": [
-        ("first_name", "First name"),
-        ("last_name", "Last name"),
-        ("date_of_birth", "Date of birth"),
-        ("phone", "Phone number"),
-        ("email", "Email address"),
-        ("contact_method", "How should we contact you?"),
-        ("specialty", "Specialty"),
-        ("physician", "Physician"),
-        ("patient_type", "New or returning patient?"),
-        ("preferred_days", "Preferred days"),
-        ("preferred_time", "Preferred time of day"),
-        ("insurance", "Insurance provider"),
-        ("referring_physician", "Referring physician"),
-        ("message", "Reason for visit"),
-    ],
-    "contact": [
-        ("name", "Name"),
-        ("email", "Email address"),
-        ("phone", "Phone number"),
-        ("topic", "Topic"),
-        ("message", "Message"),
-    ],
 }
 
 
@@ -78,25 +44,25 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
     # The time in the email must be the time stored with the submission.
     if submission.created_at is None:
         submission.created_at = utcnow()
-    kind = submission.form
+    kind = submission.kind
     reference = submission.reference
-    category = submission.specialty if kind == "appointment" else submission.topic
+    category_field = CATEGORY[kind]
+    category = getattr(submission, category_field.key)
     include_details = bool(config["NOTIFY_INCLUDE_DETAILS"])
     context: dict[str, Any] = {
         "reference": reference,
         "form": kind,
-        "form_label": FORM_LABELS[kind],
-        "received": submission.created_at.astimezone(practice.zone).strftime(
-            "%B %-d, %Y at %-I:%M %p %Z"
-        ),
+        # Labels are stored as text: the context is JSON, rendered later by the worker.
+        "form_label": str(KINDS[kind].label),
+        "received": local_time(submission.created_at, practice.zone),
         "staff_url": f"{config['PUBLIC_BASE_URL'].rstrip('/')}/admin/submissions/{reference}",
         "details": None,
     }
     if include_details:
         context |= {
-            "category_label": "Specialty" if kind == "appointment" else "Topic",
-            "category": category,
-            "details": _details(submission),
+            "category_label": str(category_field.label),
+            "category": category or str(NOT_GIVEN),
+            "details": details(submission),
         }
     patient_email = submission.email if _sendable(submission.email) else None
 
@@ -124,7 +90,7 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
                 recipient=patient_email,
                 subject=ACKNOWLEDGEMENT_SUBJECTS[kind].format(reference=reference),
                 template="email/acknowledgement",
-                context={"reference": reference, "form": kind, "noun": NOUNS[kind]},
+                context={"reference": reference, "form": kind, "noun": str(KINDS[kind].noun)},
                 reference=reference,
             )
         )
@@ -146,20 +112,3 @@ def _sendable(address: str | None) -> bool:
     Flask-Mail encodes a non-ASCII local part as an RFC 2047 word, which makes another address.
     """
     return bool(address) and address.rpartition("@")[0].isascii()
-
-
-def _details(submission: Submission) -> list[tuple[str, str]]:
-    """Every field the patient filled in, as label and text, for NOTIFY_INCLUDE_DETAILS."""
-    details = []
-    for name, label in DETAIL_FIELDS[submission.form]:
-        value = getattr(submission, name)
-        if isinstance(value, date):
-            text = f"{value:%B} {value.day}, {value.year}"
-        elif name == "phone" and value:
-            text = format_phone(value)
-        elif name in CHOICE_LABELS and value:
-            text = CHOICE_LABELS[name].get(value, value)
-        else:
-            text = value or ""
-        details.append((label, text or "Not given"))
-    return details

@@ -209,7 +209,7 @@ def test_csv_download_is_a_dated_no_store_attachment(app, admin):
     assert row["First name"] == "Siobhán" and row["Last name"] == "O'Hara"
     assert row["Date of birth"] == "1980-03-27"
     assert row["Phone number"] == "(617) 253-1000"
-    assert row["Status"] == "New" and row["How to contact"] == "Phone"
+    assert row["Status"] == "New" and row["How should we contact you?"] == "Phone"
 
 
 def test_every_format_holds_the_same_rows(app, admin):

@@ -32,7 +32,7 @@ def as_submission(**fields) -> SimpleNamespace:
     """A submission-like object for the pure mapping (fhir.py reads attributes only)."""
     values = {
         "reference": "APT-ABCDEFGH",
-        "form": "appointment",
+        "kind": "appointment",
         "created_at": datetime(2026, 3, 9, 14, 30, tzinfo=UTC),
         "first_name": "Zoë",
         "last_name": "García",
@@ -102,7 +102,7 @@ def test_appointment_request_is_a_bundle_of_patient_service_request_and_appointm
     assert appointment["comment"] == (
         "Preferred days: Monday, Thursday\n"
         "Preferred time of day: Morning\n"
-        "New or returning patient: New patient\n"
+        "New or returning patient?: New patient\n"
         "Insurance provider: Blue Cross\n"
         "Referring physician: Dr. Nguyễn"
     )

@@ -64,10 +64,9 @@ def require_sign_in() -> Response | None:
 @bp.context_processor
 def staff_labels() -> dict[str, Any]:
     """Words for the stored codes, for every staff template."""
-    from ..exports import FORMS
-    from ..models import STATUSES
+    from ..submissions import KINDS, STATUSES
 
-    return {"statuses": STATUSES, "form_names": FORMS}
+    return {"statuses": STATUSES, "form_names": {key: k.label for key, k in KINDS.items()}}
 
 
 @bp.context_processor
@@ -93,7 +92,7 @@ def delivery_banner() -> dict[str, Any]:
 @bp.app_template_filter("staff_phone")
 def staff_phone(value: str) -> str:
     """A stored phone number in national format (as it was stored if it does not parse)."""
-    from ..exports import display_phone
+    from ..submissions import display_phone
 
     return display_phone(value)
 

@@ -32,7 +32,7 @@ AUDIT_PER_PAGE = 50
 def filters_from(form: FilterForm) -> Filters:
     """The export filters of a validated form."""
     return Filters(
-        form=form.form.data or None,
+        form=form.kind.data or None,
         since=form.since.data,
         until=form.until.data,
         status=form.status.data or None,

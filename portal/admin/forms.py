@@ -32,9 +32,9 @@ from wtforms.validators import (
 )
 
 from ..audit import ACTIONS
-from ..models import STATUSES
 from ..passwords import MAX_LENGTH, password_problem
 from ..practice import Practice
+from ..submissions import KINDS, LABELS, STATUSES
 from ..validators import plain_text, single_line, strip
 
 # A text rule of validators.py: a WTForms inline validator.
@@ -42,8 +42,7 @@ TextRule = Callable[[FlaskForm, Field], None]
 
 FORM_CHOICES = [
     SelectChoice("", "All forms"),
-    SelectChoice("appointment", "Appointment requests"),
-    SelectChoice("contact", "Messages"),
+    *(SelectChoice(key, kind.plural) for key, kind in KINDS.items()),
 ]
 STATUS_CHOICES = [SelectChoice(value, label) for value, label in STATUSES.items()]
 FORMAT_CHOICES = [
@@ -186,9 +185,12 @@ class DateRangeForm(FlaskForm):
 class FilterForm(DateRangeForm):
     """Which submissions: one form or both, one status or all, practice-local dates."""
 
-    form = SelectField("Form", choices=FORM_CHOICES, validators=[Optional()])
+    # The kind of submission; ?form= in the address, as before.
+    kind = SelectField(LABELS["kind"], name="form", choices=FORM_CHOICES, validators=[Optional()])
     status = SelectField(
-        "Status", choices=[SelectChoice("", "Any status"), *STATUS_CHOICES], validators=[Optional()]
+        LABELS["status"],
+        choices=[SelectChoice("", "Any status"), *STATUS_CHOICES],
+        validators=[Optional()],
     )
 
 
@@ -199,7 +201,7 @@ class InboxForm(FilterForm):
     """Search and filters of the inbox."""
 
     q = typed_text(SearchField, "Search", None, SEARCH_LENGTH, single_line)
-    topic = SelectField("Specialty or topic", validators=[Optional()])
+    topic = SelectField(LABELS["category"], validators=[Optional()])
 
     def __init__(self, practice: Practice, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -234,7 +236,7 @@ class StatusForm(FlaskForm):
     """Move a submission along the front desk's workflow."""
 
     status = RadioField(
-        "Status", choices=STATUS_CHOICES, validators=[InputRequired("Select a status")]
+        LABELS["status"], choices=STATUS_CHOICES, validators=[InputRequired("Select a status")]
     )
 
 

@@ -10,13 +10,14 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from werkzeug.wrappers import Response
 
-from ..exports import CONTACT_METHODS, PATIENT_TYPES, PREFERRED_TIMES, local_day_bounds
+from ..exports import local_day_bounds
 from ..extensions import db
-from ..models import STATUSES, Note, OutboxMessage, Submission
+from ..models import Note, OutboxMessage, Submission
 from ..practice import Practice
 from ..services import submissions as service
 from ..services.actions import record_event
 from ..services.submissions import MESSAGE_KINDS
+from ..submissions import STATUSES, answers
 from . import bp
 from .forms import InboxForm, NoteForm, ResendForm, StatusForm
 from .staff import staff_actor
@@ -44,9 +45,9 @@ def inbox_filters(form: InboxForm) -> tuple[list[ColumnElement[bool]], dict[str,
     def valid(field: Any) -> Any:
         return None if field.errors else field.data
 
-    if valid(form.form):
-        clauses.append(Submission.form == form.form.data)
-        used["form"] = form.form.data
+    if valid(form.kind):
+        clauses.append(Submission.kind == form.kind.data)
+        used["form"] = form.kind.data
     if valid(form.status):
         clauses.append(Submission.status == form.status.data)
         used["status"] = form.status.data
@@ -223,35 +224,6 @@ def find_submission(reference: str) -> Submission:
     return submission
 
 
-def submission_fields(s: Submission) -> list[tuple[str, str | None, str]]:
-    """Every field the patient sent, as (label, value, kind), labelled as on the patient's form."""
-    if s.form == "contact":
-        return [
-            ("Name", s.name, "text"),
-            ("Email address", s.email, "email"),
-            ("Phone number", s.phone, "tel"),
-            ("Topic", s.topic, "text"),
-            ("Message", s.message, "multiline"),
-        ]
-    birth = s.date_of_birth
-    return [
-        ("First name", s.first_name, "text"),
-        ("Last name", s.last_name, "text"),
-        ("Date of birth", f"{birth:%B} {birth.day}, {birth.year}" if birth else None, "text"),
-        ("Phone number", s.phone, "tel"),
-        ("Email address", s.email, "email"),
-        ("How should we contact you?", CONTACT_METHODS.get(s.contact_method or ""), "text"),
-        ("Specialty", s.specialty, "text"),
-        ("Physician", s.physician or "No preference", "text"),
-        ("New or returning patient?", PATIENT_TYPES.get(s.patient_type or ""), "text"),
-        ("Preferred days", s.preferred_days, "text"),
-        ("Preferred time of day", PREFERRED_TIMES.get(s.preferred_time or ""), "text"),
-        ("Insurance provider", s.insurance, "text"),
-        ("Referring physician", s.referring_physician, "text"),
-        ("Reason for visit", s.message, "multiline"),
-    ]
-
-
 def notifications_of(submission: Submission) -> list[Notification]:
     """The emails queued for this submission, oldest first."""
     messages = db.session.scalars(
@@ -287,7 +259,7 @@ def detail_page(
     return render_template(
         "admin/submission.html",
         submission=submission,
-        fields=submission_fields(submission),
+        fields=answers(submission),  # labelled and shown as submissions.py says
         notes=notes,
         notifications=notifications_of(submission),
         status_form=status_form or StatusForm(formdata=None, data={"status": submission.status}),

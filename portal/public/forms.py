@@ -1,10 +1,15 @@
-"""The patient forms: Flask-WTF classes with every rule the server enforces."""
+"""The patient forms: Flask-WTF classes with every rule the server enforces.
+
+Each field is built from its definition in submissions.py (label, hint, choices); the rules
+(lengths, formats, what is required) live here.
+"""
 
 from __future__ import annotations
 
 import re
 import secrets
 from datetime import date
+from typing import ClassVar
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -24,7 +29,9 @@ from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .. import submissions as schema
 from ..practice import Practice
+from ..submissions import APPOINTMENT, CONTACT, form_field
 from ..validators import drop_format_characters, plain_text, single_line, strip
 
 NAME_MAX = 100
@@ -32,7 +39,7 @@ TEXT_MAX = 2000
 MAX_AGE_YEARS = 120
 FORM_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 PHONE_EXAMPLE = "Enter a phone number, like (617) 555-0123"
-WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+WEEKDAYS = schema.WEEKDAYS
 
 
 class PhoneField(StringField):
@@ -76,10 +83,12 @@ def email_address(form: FlaskForm, field: Field) -> None:
     field.normalised = result.normalized
 
 
-def name_field(label: str) -> StringField:
+def name_field(question: schema.Field) -> StringField:
     """A required name: any script, one line, up to 100 characters."""
+    label = question.label
     return StringField(
         label,
+        description=question.hint or "",
         filters=[strip],
         validators=[
             DataRequired(f"Enter your {label.lower()}"),
@@ -89,10 +98,12 @@ def name_field(label: str) -> StringField:
     )
 
 
-def optional_line(label: str, max_length: int = NAME_MAX) -> StringField:
+def optional_line(question: schema.Field, max_length: int = NAME_MAX) -> StringField:
     """An optional one-line answer."""
+    label = question.label
     return StringField(
         label,
+        description=question.hint or "",
         filters=[strip],
         validators=[
             Optional(),
@@ -102,10 +113,11 @@ def optional_line(label: str, max_length: int = NAME_MAX) -> StringField:
     )
 
 
-def phone_field(required: bool) -> PhoneField:
+def phone_field(required: bool, question: schema.Field = schema.PHONE) -> PhoneField:
     """The patient's phone number, normalised to E.164 when it validates."""
     return PhoneField(
-        "Phone number",
+        question.label,
+        description=question.hint or "",
         filters=[strip],
         validators=[
             DataRequired("Enter your phone number") if required else Optional(),
@@ -116,10 +128,11 @@ def phone_field(required: bool) -> PhoneField:
     )
 
 
-def email_field(required: bool) -> EmailField:
+def email_field(required: bool, question: schema.Field = schema.EMAIL) -> EmailField:
     """The patient's email address, checked offline and normalised."""
     return EmailField(
-        "Email address",
+        question.label,
+        description=question.hint or "",
         filters=[strip],
         validators=[
             DataRequired("Enter your email address") if required else Optional(),
@@ -130,10 +143,12 @@ def email_field(required: bool) -> EmailField:
     )
 
 
-def long_text(label: str, missing: str) -> TextAreaField:
+def long_text(question: schema.Field, missing: str) -> TextAreaField:
     """A required long answer of up to 2,000 characters."""
+    label = question.label
     return TextAreaField(
         label,
+        description=question.hint or "",
         # Invisible format characters are dropped before the white space around the text.
         filters=[drop_format_characters, strip],
         validators=[
@@ -234,6 +249,13 @@ class PatientForm(FlaskForm):
         if not FORM_TOKEN_PATTERN.match(field.data or ""):
             raise ValidationError("This form has expired")
 
+    # Fields named otherwise than the answer they store (submissions.py keys).
+    RENAMED: ClassVar[dict[str, str]] = {}
+
+    def answer_field(self, key: str) -> Field:
+        """The field that holds the answer stored as ``key``."""
+        return self[self.RENAMED.get(key, key)]
+
     @property
     def is_bot(self) -> bool:
         """True when the honeypot field was filled in."""
@@ -245,63 +267,70 @@ class PatientForm(FlaskForm):
         return bool(self.csrf_token.errors or self.form_token.errors)
 
 
+def choices_of(question: schema.Field) -> list[SelectChoice]:
+    """A choice question's options, value and label, in the schema's order."""
+    return [SelectChoice(value, label) for value, label in (question.choices or {}).items()]
+
+
+def listed(question: schema.Field, options: list[str]) -> list[SelectChoice]:
+    """A select list of the practice's own options, after the empty first option."""
+    first = question.prompt if question.prompt is not None else question.empty_answer
+    return [SelectChoice("", first), *(SelectChoice(o) for o in options)]
+
+
+def _appointment(key: str) -> schema.Field:
+    return form_field(APPOINTMENT, key)
+
+
 class AppointmentForm(PatientForm):
     """Request an Appointment."""
 
-    first_name = name_field("First name")
-    last_name = name_field("Last name")
-    date_of_birth = MemorableDateField("Date of birth")
-    phone = phone_field(required=True)
-    email = email_field(required=False)
+    RENAMED = {"message": "reason"}  # the reason for the visit is the request's message
+
+    first_name = name_field(_appointment("first_name"))
+    last_name = name_field(_appointment("last_name"))
+    date_of_birth = MemorableDateField(
+        _appointment("date_of_birth").label, description=_appointment("date_of_birth").hint
+    )
+    phone = phone_field(required=True, question=_appointment("phone"))
+    email = email_field(required=False, question=_appointment("email"))
     contact_method = RadioField(
-        "How should we contact you?",
-        choices=[
-            SelectChoice("phone", "Phone"),
-            SelectChoice("email", "Email"),
-            SelectChoice("text", "Text message"),
-        ],
+        _appointment("contact_method").label,
+        choices=choices_of(_appointment("contact_method")),
         default="phone",
         validators=[InputRequired("Select how we should contact you")],
     )
-    specialty = SelectField("Specialty", validators=[DataRequired("Select a specialty")])
-    physician = SelectField("Physician", validators=[Optional()])
+    specialty = SelectField(
+        _appointment("specialty").label, validators=[DataRequired("Select a specialty")]
+    )
+    physician = SelectField(_appointment("physician").label, validators=[Optional()])
     patient_type = RadioField(
-        "New or returning patient?",
-        choices=[
-            SelectChoice("new", "New patient"),
-            SelectChoice("returning", "Returning patient"),
-        ],
+        _appointment("patient_type").label,
+        choices=choices_of(_appointment("patient_type")),
         validators=[Optional()],
     )
     preferred_days = MultiCheckboxField(
-        "Preferred days", choices=[SelectChoice(d) for d in WEEKDAYS], validators=[Optional()]
-    )
-    preferred_time = RadioField(
-        "Preferred time of day",
-        choices=[
-            SelectChoice("morning", "Morning"),
-            SelectChoice("afternoon", "Afternoon"),
-            SelectChoice("any", "Any time"),
-        ],
+        _appointment("preferred_days").label,
+        choices=choices_of(_appointment("preferred_days")),
         validators=[Optional()],
     )
-    insurance = optional_line("Insurance provider")
-    referring_physician = optional_line("Referring physician")
-    reason = long_text("Reason for visit", "Enter the reason for your visit")
+    preferred_time = RadioField(
+        _appointment("preferred_time").label,
+        choices=choices_of(_appointment("preferred_time")),
+        validators=[Optional()],
+    )
+    insurance = optional_line(_appointment("insurance"))
+    referring_physician = optional_line(_appointment("referring_physician"))
+    reason = long_text(_appointment("message"), "Enter the reason for your visit")
     consent = BooleanField(
-        "I understand that this is a request, not a confirmed appointment: the front desk will "
-        "contact me to arrange a time. In an emergency, I will call 911.",
+        _appointment("consent").label,
         validators=[DataRequired("Confirm that you understand this is a request")],
     )
 
     def __init__(self, practice: Practice, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.specialty.choices = [SelectChoice("", "Select a specialty")] + [
-            SelectChoice(s) for s in practice.specialties
-        ]
-        self.physician.choices = [SelectChoice("", "No preference")] + [
-            SelectChoice(p) for p in practice.physicians
-        ]
+        self.specialty.choices = listed(_appointment("specialty"), practice.specialties)
+        self.physician.choices = listed(_appointment("physician"), practice.physicians)
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
@@ -314,17 +343,19 @@ class AppointmentForm(PatientForm):
         return valid
 
 
+def _contact(key: str) -> schema.Field:
+    return form_field(CONTACT, key)
+
+
 class ContactForm(PatientForm):
     """Contact Us."""
 
-    name = name_field("Name")
-    email = email_field(required=True)
-    phone = phone_field(required=False)
-    topic = SelectField("Topic", validators=[Optional()])
-    message = long_text("Message", "Enter your message")
+    name = name_field(_contact("name"))
+    email = email_field(required=True, question=_contact("email"))
+    phone = phone_field(required=False, question=_contact("phone"))
+    topic = SelectField(_contact("topic").label, validators=[Optional()])
+    message = long_text(_contact("message"), "Enter your message")
 
     def __init__(self, practice: Practice, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.topic.choices = [SelectChoice("", "Select a topic")] + [
-            SelectChoice(t) for t in practice.contact_topics
-        ]
+        self.topic.choices = listed(_contact("topic"), practice.contact_topics)

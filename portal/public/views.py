@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import (
     abort,
@@ -17,14 +18,23 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.wrappers import Response
+from wtforms import Field
 
 from ..extensions import csrf, db, limiter
 from ..models import Submission, new_reference
 from ..notices import notice_body
 from ..notifications import queue_submission_emails
 from ..practice import Practice
+from ..submissions import stored_fields
 from . import bp
-from .forms import AppointmentForm, ContactForm, PatientForm, new_form_token
+from .forms import (
+    AppointmentForm,
+    ContactForm,
+    EmailField,
+    PatientForm,
+    PhoneField,
+    new_form_token,
+)
 
 log = logging.getLogger(__name__)
 
@@ -196,31 +206,24 @@ def _rollback() -> None:
 
 
 def _submission_from(kind: str, form: PatientForm) -> Submission:
+    """A new submission holding every answer the form of this kind stores (submissions.py)."""
     submission = Submission(
-        reference=new_reference(kind), form=kind, form_token=form.form_token.data
+        reference=new_reference(kind), kind=kind, form_token=form.form_token.data
     )
-    if isinstance(form, AppointmentForm):
-        submission.first_name = form.first_name.data
-        submission.last_name = form.last_name.data
-        submission.date_of_birth = form.date_of_birth.data
-        submission.phone = form.phone.e164
-        submission.email = form.email.normalised
-        submission.contact_method = form.contact_method.data
-        submission.specialty = form.specialty.data
-        submission.physician = form.physician.data or None
-        submission.patient_type = form.patient_type.data or None
-        submission.preferred_days = ", ".join(form.preferred_days.data or []) or None
-        submission.preferred_time = form.preferred_time.data or None
-        submission.insurance = form.insurance.data or None
-        submission.referring_physician = form.referring_physician.data or None
-        submission.message = form.reason.data
-    elif isinstance(form, ContactForm):
-        submission.name = form.name.data
-        submission.email = form.email.normalised
-        submission.phone = form.phone.e164
-        submission.topic = form.topic.data or None
-        submission.message = form.message.data
+    for question in stored_fields(kind):
+        setattr(submission, question.key, _answer(form.answer_field(question.key)))
     return submission
+
+
+def _answer(field: Field) -> Any:
+    """What a validated field stores: phones in E.164, emails normalised, empty as None."""
+    if isinstance(field, PhoneField):
+        return field.e164
+    if isinstance(field, EmailField):
+        return field.normalised
+    if isinstance(field.data, list):  # several choices, stored as one text
+        return ", ".join(field.data) or None
+    return field.data or None
 
 
 def _redirect_to_confirmation(kind: str, reference: str) -> Response:

@@ -1,0 +1,411 @@
+"""The vocabulary of a submission: its kinds, statuses and the ordered fields of each form.
+
+Every label, hint and choice a person reads about a submission is written here once, marked for
+translation with ``lazy_gettext`` (it is looked up in the language of the page or email that
+shows it, so the languages issue only adds catalogues). The public forms build their fields from
+these definitions; the staff pages, the emails, the exports and the FHIR mapping read labels and
+formatting from here: a new field is one more ``Field`` here, a column and a migration.
+
+How an answer is shown, everywhere: a phone number in its national format, a date of birth as
+"March 27, 1980", a time in the practice's zone, a choice by its label; an empty answer as
+"Not given" (``NOT_GIVEN``), except where leaving it empty is itself an answer the patient chose
+(an empty physician is "No preference", the option they picked). Exports write an empty answer as
+an empty cell, so a spreadsheet's filter on blanks finds it, and a date as ISO 8601.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
+from .practice import format_phone
+
+Text = str | LazyString
+
+APPOINTMENT = "appointment"
+CONTACT = "contact"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of submission (one public form): how staff pages, emails and exports name it."""
+
+    key: str
+    label: Text  # one submission of this kind, e.g. in the inbox's Form column
+    plural: Text  # the inbox's and the export's filter
+    noun: Text  # "We received your request"
+    prefix: str  # of its references: APT-7K4M9QXR
+
+
+KINDS: dict[str, Kind] = {
+    APPOINTMENT: Kind(
+        APPOINTMENT, _l("Appointment request"), _l("Appointment requests"), _l("request"), "APT"
+    ),
+    CONTACT: Kind(CONTACT, _l("Message"), _l("Messages"), _l("message"), "MSG"),
+}
+
+# The front desk's workflow, in order; Spam sits beside it.
+STATUSES: dict[str, Text] = {
+    "new": _l("New"),
+    "contacted": _l("Contacted"),
+    "scheduled": _l("Scheduled"),
+    "closed": _l("Closed"),
+    "spam": _l("Spam"),
+}
+
+# What every submission has besides the patient's answers, named as staff pages and exports show
+# it; the two last head the inbox's columns that sum up a name and a specialty or topic.
+LABELS: dict[str, Text] = {
+    "reference": _l("Reference"),
+    "received": _l("Received"),
+    "kind": _l("Form"),
+    "status": _l("Status"),
+    "patient_name": _l("Name"),
+    "phone": _l("Phone"),
+    "category": _l("Specialty or topic"),
+}
+
+NOT_GIVEN = _l("Not given")
+NO_PREFERENCE = _l("No preference")
+# The combined export's last column, which holds the reason for visit or the message.
+MESSAGE_OF_EITHER_KIND = _l("Reason for visit or message")
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+CONSENT = _l(
+    "I understand that this is a request, not a confirmed appointment: the front desk will "
+    "contact me to arrange a time. In an emergency, I will call 911."
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One question of a form: its stored key, label, hint and choices, and how it is shown.
+
+    ``shown`` says how a staff page links the answer: text, tel, email or multiline.
+    """
+
+    key: str
+    label: Text
+    hint: Text | None = None
+    required: bool = False
+    # value -> label; None for free text and for choices the practice profile lists.
+    choices: Mapping[str, Text] | None = None
+    # The empty first option of a select list that asks to choose ("Select a specialty").
+    prompt: Text | None = None
+    # The label of an empty answer when leaving it empty is an option the patient chose.
+    empty_answer: Text | None = None
+    shown: str = "text"
+    # Several choices stored as one text, joined by ", " (the preferred days).
+    several: bool = False
+    # False for what the form asks but does not store (the consent checkbox).
+    stored: bool = True
+
+    @property
+    def empty(self) -> Text:
+        """What a staff page or an email shows for an empty answer."""
+        return self.empty_answer if self.empty_answer is not None else NOT_GIVEN
+
+
+FIRST_NAME = Field("first_name", _l("First name"), required=True)
+LAST_NAME = Field("last_name", _l("Last name"), required=True)
+NAME = Field("name", _l("Name"), required=True)
+DATE_OF_BIRTH = Field(
+    "date_of_birth", _l("Date of birth"), hint=_l("For example: 3 27 1980"), required=True
+)
+PHONE = Field("phone", _l("Phone number"), shown="tel")
+EMAIL = Field("email", _l("Email address"), shown="email")
+CONTACT_METHOD = Field(
+    "contact_method",
+    _l("How should we contact you?"),
+    required=True,
+    choices={"phone": _l("Phone"), "email": _l("Email"), "text": _l("Text message")},
+)
+SPECIALTY = Field("specialty", _l("Specialty"), required=True, prompt=_l("Select a specialty"))
+PHYSICIAN = Field("physician", _l("Physician"), empty_answer=NO_PREFERENCE)
+PATIENT_TYPE = Field(
+    "patient_type",
+    _l("New or returning patient?"),
+    choices={"new": _l("New patient"), "returning": _l("Returning patient")},
+)
+PREFERRED_DAYS = Field(
+    "preferred_days",
+    _l("Preferred days"),
+    choices={
+        "Monday": _l("Monday"),
+        "Tuesday": _l("Tuesday"),
+        "Wednesday": _l("Wednesday"),
+        "Thursday": _l("Thursday"),
+        "Friday": _l("Friday"),
+    },
+    several=True,
+)
+PREFERRED_TIME = Field(
+    "preferred_time",
+    _l("Preferred time of day"),
+    choices={"morning": _l("Morning"), "afternoon": _l("Afternoon"), "any": _l("Any time")},
+)
+INSURANCE = Field("insurance", _l("Insurance provider"))
+REFERRING_PHYSICIAN = Field("referring_physician", _l("Referring physician"))
+TOPIC = Field("topic", _l("Topic"), prompt=_l("Select a topic"))
+LONG_TEXT_HINT = _l("Up to 2,000 characters.")
+REASON = Field(
+    "message", _l("Reason for visit"), hint=LONG_TEXT_HINT, required=True, shown="multiline"
+)
+MESSAGE = Field("message", _l("Message"), hint=LONG_TEXT_HINT, required=True, shown="multiline")
+CONSENT_FIELD = Field("consent", CONSENT, required=True, stored=False)
+
+# The ordered questions of each form, as the patient meets them.
+FORMS: dict[str, tuple[Field, ...]] = {
+    APPOINTMENT: (
+        FIRST_NAME,
+        LAST_NAME,
+        DATE_OF_BIRTH,
+        replace(PHONE, hint=_l("For example: (617) 555-0123"), required=True),
+        replace(
+            EMAIL,
+            hint=_l(
+                "Needed if you would like us to contact you by email. "
+                "We will send a receipt to this address."
+            ),
+        ),
+        CONTACT_METHOD,
+        SPECIALTY,
+        PHYSICIAN,
+        PATIENT_TYPE,
+        PREFERRED_DAYS,
+        PREFERRED_TIME,
+        INSURANCE,
+        REFERRING_PHYSICIAN,
+        REASON,
+        CONSENT_FIELD,
+    ),
+    CONTACT: (
+        NAME,
+        replace(EMAIL, hint=_l("We will reply to this address."), required=True),
+        PHONE,
+        TOPIC,
+        MESSAGE,
+    ),
+}
+# The field that says what an appointment or a message is about: it routes the email.
+CATEGORY = {APPOINTMENT: SPECIALTY, CONTACT: TOPIC}
+
+
+def form_field(kind: str, key: str) -> Field:
+    """The question ``key`` as the form of ``kind`` asks it (KeyError if it does not)."""
+    for question in FORMS[kind]:
+        if question.key == key:
+            return question
+    raise KeyError(f"the {kind} form has no {key}")
+
+
+def stored_fields(kind: str) -> list[Field]:
+    """The answers a submission of this kind stores, in the form's order."""
+    return [f for f in FORMS[kind] if f.stored]
+
+
+# --- How an answer is shown to people -------------------------------------------------------
+
+NANP_E164 = re.compile(r"^\+1([2-9]\d{2})([2-9]\d{2})(\d{4})$")
+RECEIVED_FORMAT = "%B %-d, %Y at %-I:%M %p %Z"
+
+
+def display_phone(e164: str) -> str:
+    """A stored phone number as people write it; anything unparseable as it was stored."""
+    # The hot path of a large export: phonenumbers takes ~20 µs a number (2 s per 100,000
+    # rows), and a North American number's national format is always (NPA) NXX-XXXX.
+    nanp = NANP_E164.match(e164)
+    if nanp:
+        return f"({nanp[1]}) {nanp[2]}-{nanp[3]}"
+    try:
+        return format_phone(e164)
+    except phonenumbers.NumberParseException:
+        return e164
+
+
+def show_date(value: date) -> str:
+    """A date as people write it: March 27, 1980."""
+    return f"{value:%B} {value.day}, {value.year}"
+
+
+def local_time(moment: datetime, zone: ZoneInfo, fmt: str = RECEIVED_FORMAT) -> str:
+    """A stored (UTC) time in the practice's zone: March 9, 2026 at 2:05 PM EDT."""
+    return moment.astimezone(zone).strftime(fmt)
+
+
+def choice_text(question: Field, value: str) -> str:
+    """A stored choice (or several, joined by ", ") by its label; unknown values as stored."""
+    choices = question.choices or {}
+    if question.several:
+        return ", ".join(str(choices.get(v.strip(), v.strip())) for v in value.split(","))
+    return str(choices.get(value, value))
+
+
+def answer_text(question: Field, value: Any) -> str:
+    """An answer as a staff page, an email or the FHIR comment shows it; "" when empty."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, date):
+        return show_date(value)
+    if question.shown == "tel":
+        return display_phone(value)
+    if question.choices:
+        return choice_text(question, value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer as a staff page shows it: label, stored value, text, and how to link it."""
+
+    label: str
+    value: Any
+    text: str
+    shown: str
+    empty: bool = False
+
+
+def answers(submission: Any) -> list[Answer]:
+    """Every answer of a submission, in its form's order; an empty one says so in words."""
+    shown = []
+    for question in stored_fields(submission.kind):
+        value = getattr(submission, question.key)
+        text = answer_text(question, value)
+        shown.append(
+            Answer(
+                str(question.label), value, text or str(question.empty), question.shown, not text
+            )
+        )
+    return shown
+
+
+def details(submission: Any) -> list[tuple[str, str]]:
+    """Every answer as (label, text) for an email: plain strings, stored as JSON in the outbox."""
+    return [(a.label, a.text) for a in answers(submission)]
+
+
+# --- How an answer is exported ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One exported field: its key in JSON, its header in CSV and XLSX, the forms that have it."""
+
+    key: str
+    header: str
+    forms: tuple[str, ...] = (APPOINTMENT, CONTACT)
+
+
+# The export's order: what every submission has, then the answers, the long text last.
+EXPORT_ORDER = (
+    "first_name",
+    "last_name",
+    "name",
+    "date_of_birth",
+    "phone",
+    "email",
+    "contact_method",
+    "specialty",
+    "physician",
+    "patient_type",
+    "preferred_days",
+    "preferred_time",
+    "insurance",
+    "referring_physician",
+    "topic",
+    "message",
+)
+
+
+def kinds_with(key: str) -> tuple[str, ...]:
+    """The kinds of submission whose form stores ``key``."""
+    return tuple(k for k in FORMS if any(f.key == key for f in stored_fields(k)))
+
+
+def export_columns(kind: str | None) -> list[Column]:
+    """The columns of an export of one kind (its own fields and labels) or of both kinds."""
+    # The kind's column only when both kinds are exported.
+    meta = ["reference", "received", *([] if kind else ["kind"]), "status"]
+    # The kind's column keeps the key "form" in JSON exports, as before.
+    columns = [Column("form" if key == "kind" else key, str(LABELS[key])) for key in meta]
+    for key in EXPORT_ORDER:
+        having = tuple(k for k in kinds_with(key) if kind in (None, k))
+        if not having:
+            continue
+        labels = {str(form_field(k, key).label) for k in having}
+        # One label when the kinds agree; the message column is called by both its names.
+        header = labels.pop() if len(labels) == 1 else str(MESSAGE_OF_EITHER_KIND)
+        columns.append(Column(key, header, having))
+    return columns
+
+
+def export_formatter(zone: ZoneInfo) -> Callable[[Any], dict[str, str]]:
+    """A function from a stored row to plain text per column key, for any number of rows.
+
+    Labels are looked up once per export, not once per row: an export may hold 100,000 rows.
+    Times are ISO 8601 in the practice's zone with its offset, dates ISO 8601.
+    """
+    kinds = {key: str(kind.label) for key, kind in KINDS.items()}
+    statuses = {key: str(label) for key, label in STATUSES.items()}
+    questions = {f.key: f for fields in FORMS.values() for f in fields if f.stored}
+    choices = {
+        key: {value: str(label) for value, label in (q.choices or {}).items()}
+        for key, q in questions.items()
+        if q.choices
+    }
+    empty_answers = {
+        key: str(q.empty_answer) for key, q in questions.items() if q.empty_answer is not None
+    }
+    having = {key: kinds_with(key) for key in EXPORT_ORDER}
+
+    def chosen(key: str, value: str) -> str:
+        labels = choices[key]
+        if questions[key].several:
+            return ", ".join(labels.get(v.strip(), v.strip()) for v in value.split(","))
+        return labels.get(value, value)
+
+    def record(row: Any) -> dict[str, str]:
+        values: dict[str, Any] = {
+            "reference": row.reference,
+            "received": row.created_at.astimezone(zone).isoformat(timespec="seconds"),
+            "form": kinds.get(row.form, row.form),
+            "status": statuses.get(row.status, row.status),
+        }
+        for key in EXPORT_ORDER:
+            value = getattr(row, key)
+            if not value:
+                # "No preference" only where the row's form asked the question.
+                value = empty_answers.get(key, "") if row.form in having[key] else ""
+            elif isinstance(value, date):
+                value = value.isoformat()
+            elif key == "phone":
+                value = display_phone(value)
+            elif key in choices:
+                value = chosen(key, value)
+            values[key] = value
+        return {key: value or "" for key, value in values.items()}
+
+    return record
+
+
+def every_label() -> Iterable[Text]:
+    """Every label and choice this module defines (for the test that no other module spells one)."""
+    for kind in KINDS.values():
+        yield from (kind.label, kind.plural)
+    yield from STATUSES.values()
+    yield from LABELS.values()
+    for fields in FORMS.values():
+        for question in fields:
+            yield question.label
+            yield from (question.choices or {}).values()
+            if question.empty_answer is not None:
+                yield question.empty_answer
+    yield from (NOT_GIVEN, MESSAGE_OF_EITHER_KIND)
