@@ -20,7 +20,7 @@ from .admin_helpers import ADMIN, add_submission, make_user, sign_in
 ROOT = Path(__file__).resolve().parent.parent
 # The same words naming something else: these are not labels of a submission's fields.
 ELSEWHERE = {
-    ("Email", "portal/admin/views.py"),  # an email the outbox sent, on the submission page
+    ("Email", "portal/services/submissions.py"),  # an email the outbox sent, on the submission page
     ("Email address", "portal/admin/forms.py"),  # a staff account's address
     ("Email address", "templates/admin/account.html"),
     ("Email address", "templates/admin/users.html"),

@@ -16,7 +16,6 @@ from ..models import Note, OutboxMessage, Submission
 from ..practice import Practice
 from ..services import submissions as service
 from ..services.actions import record_event
-from ..services.submissions import MESSAGE_KINDS
 from ..submissions import STATUSES, answers
 from . import bp
 from .forms import InboxForm, NoteForm, ResendForm, StatusForm
@@ -234,7 +233,7 @@ def notifications_of(submission: Submission) -> list[Notification]:
     return [
         Notification(
             id=m.id,
-            label=MESSAGE_KINDS.get(m.template, "Email"),
+            label=service.message_kind(m.template),
             recipient=m.recipient,
             status=m.status,
             status_label=MESSAGE_STATUSES.get(m.status, m.status),
