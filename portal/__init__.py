@@ -12,9 +12,8 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy.engine import make_url
 
-from . import assets, errors, logs, security
-from . import config as default_config
 from . import assets, errors, logs, security, storage
+from . import config as default_config
 from .extensions import HttpsSessionInterface, csrf, db, limiter, login_manager, mail, migrate
 from .firstrun import first_admin_hint
 from .notices import notice_href
