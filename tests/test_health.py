@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.models import DeliveryState, OutboxMessage
 
 
@@ -103,8 +103,11 @@ def test_database_down_gives_503(settings, database_url, make_app, tmp_path):
     assert response.headers["Content-Security-Policy"]
 
 
-def test_health_checks_are_exempt_from_a_default_rate_limit(settings, app, make_app):
+def test_health_checks_are_exempt_from_a_default_rate_limit(settings, app, make_app, monkeypatch):
     """A load balancer or monitor polls far more often than any limit a deployment may set."""
+    # The one module-level limiter keeps the first default limit it is given, across app
+    # instances: the apps of later tests must not inherit this one's.
+    monkeypatch.setattr(limiter.limit_manager, "_default_limits", [])
     app.config["SUBMISSION_RATE_LIMIT"] = "1 per minute"
     assert {app.test_client().get("/healthz").status_code for _ in range(20)} == {200}
     # A limit on every route (Flask-Limiter's RATELIMIT_DEFAULT) leaves both checks alone...
