@@ -1,6 +1,6 @@
 """Every Flask extension, created unbound here and bound to the app in create_app()."""
 
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
 from flask import Flask, Request, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
@@ -12,7 +12,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 # Named constraints give Alembic stable names to alter and drop, on SQLite and PostgreSQL alike.
@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 
     class Model(Base, FlaskModel):
         """What db.Model is, spelt out for the type checker."""
+
+        # Each model maps one table (SQLAlchemy types it as any FromClause), so Core's
+        # insert(), update() and delete() may be given Model.__table__.
+        __table__: ClassVar[Table]
 
 else:
     Model = db.Model
