@@ -12,7 +12,7 @@ run: export FLASK_RUN_PORT := $(PORT)
 # The instance folder: PORTAL_INSTANCE_PATH when set (as the portal itself reads it), else instance/.
 INSTANCE := $(or $(PORTAL_INSTANCE_PATH),instance)
 
-.PHONY: run test
+.PHONY: run test lint typecheck
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,5 +37,15 @@ run: $(BIN)/.installed
 	  trap 'exit 0' INT TERM; \
 	  $(PORTAL) run || [ $$? -ge 128 ]
 
-test: $(BIN)/.installed
+# Lint and format are checked before the tests, so CI (.ci/run calls `make test`) fails on them.
+# `make test PYTEST_ARGS='tests/test_x.py -q'` still passes its arguments to pytest.
+test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy over portal/ with the settings in pyproject.toml; fails on any error.
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy portal

@@ -1,7 +1,9 @@
 """Every Flask extension, created unbound here and bound to the app in create_app()."""
 
+from typing import TYPE_CHECKING, ClassVar, TypeAlias
+
 from flask import Flask, Request, request
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -9,9 +11,10 @@ from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import MetaData, Table
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 # Named constraints give Alembic stable names to alter and drop, on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -30,6 +33,25 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    # db.Model is made at run time (Base plus Flask-SQLAlchemy's Model), which a type checker
+    # cannot follow; the models subclass this name so their Mapped columns are typed.
+    from flask_sqlalchemy.model import Model as FlaskModel
+
+    class Model(Base, FlaskModel):
+        """What db.Model is, spelt out for the type checker."""
+
+        # Each model maps one table (SQLAlchemy types it as any FromClause), so Core's
+        # insert(), update() and delete() may be given Model.__table__.
+        __table__: ClassVar[Table]
+
+else:
+    Model = db.Model
+
+# db.session is a scoped_session (one Session per app context), while the delivery worker and
+# scripts may hold a plain Session: code that takes either is typed with this.
+SessionLike: TypeAlias = Session | scoped_session[FlaskSession]
 migrate = Migrate()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
@@ -73,7 +95,7 @@ class HttpsSessionInterface(SecureCookieSessionInterface):
             return "/"
         return super().get_cookie_path(app)
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         # The API authenticates with bearer tokens only: a cookie sent to /api/ is never read
         # (so no staff session can act there, and there is nothing for CSRF to abuse).
         if request.path.startswith("/api/"):

@@ -24,9 +24,12 @@ def healthz() -> tuple[Response, int]:
     """Liveness for load balancers: 200 while the database answers, whatever delivery does."""
     report: dict = {"status": "ok", "database": {"reachable": True}}
     try:
-        db.session.execute(text("SELECT 1"))
-        counts = outbox.status_counts(db.session)
-        state = trouble.evaluate(db.session)
+        # The app context's own Session (what the scoped db.session stands for): the delivery
+        # functions are typed to take a Session.
+        session = db.session()
+        session.execute(text("SELECT 1"))
+        counts = outbox.status_counts(session)
+        state = trouble.evaluate(session)
     except SQLAlchemyError as error:
         return _database_down(report, error)
 
@@ -53,7 +56,7 @@ def healthz_delivery() -> tuple[Response, int]:
     try:
         # A monitor polling this also records a start or an end when no worker is running to.
         trouble.check(background=True)
-        state = trouble.evaluate(db.session)
+        state = trouble.evaluate(db.session())
     except SQLAlchemyError as error:
         return _database_down(report, error)
     report.update(_delivery(state))

@@ -34,7 +34,7 @@ class StderrHandler(logging.StreamHandler):
         self.set_name(HANDLER_NAME)
 
     @property
-    def stream(self) -> Any:  # type: ignore[override]
+    def stream(self) -> Any:
         return sys.stderr
 
     @stream.setter

@@ -12,7 +12,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, String, Text, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
+from .extensions import Model
 
 # Defined with the rest of a submission's vocabulary; importable from here as before.
 from .submissions import KINDS
@@ -53,7 +53,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class Submission(db.Model):
+class Submission(Model):
     """One patient submission: an appointment request or a contact message."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,7 +95,7 @@ class Submission(db.Model):
         return f"<Submission {self.reference}>"
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """One email to one recipient, queued in the transaction that caused it and sent later.
 
     The body is rendered by the worker from ``template`` and ``context`` (JSON), so a message that
@@ -138,7 +138,7 @@ class OutboxMessage(db.Model):
         return f"<OutboxMessage {self.id} {self.status} {self.reference}>"
 
 
-class DeliveryState(db.Model):
+class DeliveryState(Model):
     """The delivery path's shared memory: one row (id 1) that every worker and web host reads.
 
     Workers on any number of hosts update it in the same transaction as the outcomes they record,
@@ -178,7 +178,7 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A staff account: front-desk staff, or an admin who may also export, audit and manage."""
 
     __tablename__ = "staff_user"
@@ -236,7 +236,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.id} {self.role}>"
 
 
-class Note(db.Model):
+class Note(Model):
     """An internal note on a submission, written by a member of staff or through the API."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -272,7 +272,7 @@ API_SCOPES = {
 API_TOKEN_PREFIX = "portal_"
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for the API: only its SHA-256 is stored; the token is shown once."""
 
     __tablename__ = "api_token"
@@ -316,7 +316,7 @@ class ApiToken(db.Model):
         return f"<ApiToken {self.id} {self.hint}>"
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One line of the audit trail: who did what, to what, when (UTC) and from where.
 
     Written in the transaction of the action it records; never updated or deleted by the portal.
@@ -339,7 +339,7 @@ class AuditEvent(db.Model):
         return f"<AuditEvent {self.id} {self.action}>"
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Model):
     """A counter of the sign-in throttle: failures of one key within its current window.
 
     Keys name what is counted: ``pair:<user id>:<address>`` (one account from one client

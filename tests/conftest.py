@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from portal import create_app
 from portal.extensions import db
 
-from .helpers import VALID_APPOINTMENT, VALID_CONTACT, form_tokens
+from .helpers import VALID_APPOINTMENT, VALID_CONTACT, MakeApp, form_tokens
 from .services import postgres_schema
 from .smtp import PLAIN_SMTP, SMTPServer
 
@@ -34,18 +34,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
+# The settings of every test app, less the database (see `settings`).
+TEST_SETTINGS = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key",
+    "SUBMISSION_RATE_LIMIT": "1000 per minute",
+    "FORM_POST_RATE_LIMIT": "1000 per minute",
+    # scrypt costs about 200 ms a hash; the tests sign in over a hundred times.
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+}
+
+
 @pytest.fixture
 def settings(database_url: str) -> dict:
     """The test settings; a test may change them before it first uses `app`."""
-    return {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "SUBMISSION_RATE_LIMIT": "1000 per minute",
-        "FORM_POST_RATE_LIMIT": "1000 per minute",
-        # scrypt costs about 200 ms a hash; the tests sign in over a hundred times.
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-    }
+    return {**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url}
 
 
 @pytest.fixture
@@ -55,16 +58,44 @@ def production_hashing(settings: dict) -> None:
 
 
 @pytest.fixture
-def app(settings: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    """The portal with its schema created in a database of its own."""
+def make_app(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MakeApp]:
+    """Build a portal app by hand, in the test's instance folder; its engine is closed at the end.
+
+    `make_app(**overrides)`: the test settings (`settings`, with its database, when the test uses
+    that fixture; else TEST_SETTINGS on the instance folder's SQLite) with these changed.
+    `make_app(from_environment=True)`: settings read as production reads them (instance/config.py
+    and PORTAL_* variables), for the tests of that reading.
+    """
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(settings)
+    built: list[Flask] = []
+
+    def make(from_environment: bool = False, **overrides: object) -> Flask:
+        if from_environment:
+            assert not overrides, "the environment is the only source of settings here"
+            app = create_app()
+        else:
+            uses_settings = "settings" in request.fixturenames
+            base = request.getfixturevalue("settings") if uses_settings else TEST_SETTINGS
+            app = create_app({**base, **overrides})
+        built.append(app)
+        return app
+
+    yield make
+    for app in built:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(settings: dict, make_app: MakeApp) -> Flask:
+    """The portal with its schema created in a database of its own."""
+    app = make_app()
     with app.app_context():
         db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return app
 
 
 @pytest.fixture

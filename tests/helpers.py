@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from flask import Flask
 from flask.testing import FlaskClient
+
+# The `make_app` fixture: make_app(**overrides) or make_app(from_environment=True).
+MakeApp = Callable[..., Flask]
 
 VALID_APPOINTMENT = {
     "first_name": "Siobhán",

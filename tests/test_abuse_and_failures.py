@@ -7,7 +7,6 @@ import sqlite3
 import pytest
 from sqlalchemy import func, select
 
-from portal import create_app
 from portal.extensions import db
 from portal.models import Submission
 
@@ -135,10 +134,9 @@ def test_locked_database_gives_503_with_the_form_and_its_values(
     assert post_appointment().status_code == 303
 
 
-def test_unreachable_database_gives_503_and_never_a_false_success(settings, tmp_path, monkeypatch):
-    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+def test_unreachable_database_gives_503_and_never_a_false_success(settings, make_app, tmp_path):
     settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"
-    client = create_app(settings).test_client()
+    client = make_app().test_client()
     response = post_contact_form(client)
     assert response.status_code == 503
     assert "Your form was not sent" in response.get_data(as_text=True)

@@ -12,7 +12,6 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from portal import create_app
 from portal.extensions import db
 from portal.models import AuditEvent, User, utcnow
 
@@ -96,10 +95,10 @@ def test_failures_from_one_address_are_limited_whatever_the_account(app, client)
     assert sign_in(other, STAFF, PASSWORD).status_code == 303
 
 
-def test_failures_are_counted_across_web_processes(settings, app, tmp_path):
+def test_failures_are_counted_across_web_processes(settings, app, make_app):
     """Two app instances on one database stand for two gunicorn workers."""
     make_user(app)
-    second_worker = create_app(settings)
+    second_worker = make_app()
     clients = [app.test_client(), second_worker.test_client()]
     for n in range(5):
         client = clients[n % 2]

@@ -323,3 +323,17 @@ def test_users_setup_link_prints_a_one_time_link_for_an_account_without_two_fact
     enrolled = runner.invoke(args=["users", "setup-link", ADMIN])
     assert enrolled.exit_code == 1 and "already has two-factor sign-in" in enrolled.output
     assert runner.invoke(args=["users", "setup-link", "nobody@example.org"]).exit_code == 1
+
+
+def test_purge_refuses_a_retention_setting_below_one_day(app, runner):
+    with app.app_context():
+        db.session.add(
+            Submission(reference="APT-ABCDEFGH", form="contact", name="Keep Me", message="m")
+        )
+        db.session.commit()
+    app.config["RETENTION_DAYS"] = 0
+    result = runner.invoke(args=["purge"])
+    assert result.exit_code != 0
+    assert "RETENTION_DAYS must be a whole number of days, 1 or more" in result.output
+    with app.app_context():
+        assert db.session.query(Submission).count() == 1

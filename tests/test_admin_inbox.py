@@ -461,3 +461,16 @@ def stored_submissions(app) -> list[Submission]:
         submissions = list(db.session.scalars(select(Submission).order_by(Submission.id)))
         db.session.expunge_all()
         return submissions
+
+
+def test_patient_email_cannot_add_recipients_or_a_body_to_the_mailto_link(app, client):
+    """A valid address may hold ? & = (atext): in the link they are data, not mailto fields."""
+    from .admin_helpers import add_submission
+
+    address = "a?bcc=attacker@evil.example"
+    make_user(app)
+    sign_in(client)
+    reference = add_submission(app, email=address)
+    page = client.get(f"/admin/submissions/{reference}").get_data(as_text=True)
+    assert 'href="mailto:a%3Fbcc%3Dattacker@evil.example"' in page
+    assert "mailto:a?" not in page

@@ -14,7 +14,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from portal import create_app
 from portal.extensions import db
 from portal.models import LoginThrottle, User, utcnow
 
@@ -33,11 +32,11 @@ def signed_in(client: FlaskClient) -> bool:
 
 
 def parallel_sign_ins(
-    settings: dict, email: str, password: str, count: int, address: str = "198.51.100.7"
+    make_app, email: str, password: str, count: int, address: str = "198.51.100.7"
 ) -> list[int]:
     """`count` sign-ins sent together, from one address, through separate app instances (the
     processes of a web server) on the one database; the status of each answer."""
-    apps = [create_app(settings) for _ in range(4)]
+    apps = [make_app() for _ in range(4)]
     ready = []
     for n in range(count):
         client = client_at(apps[n % len(apps)], address)
@@ -84,10 +83,10 @@ def test_wrong_passwords_for_real_accounts_behind_one_address_do_not_block_the_o
     assert sign_in(client_at(app, "198.51.100.30"), "nurse@example.org").status_code == 303
 
 
-def test_simultaneous_wrong_passwords_get_no_more_checks_than_the_limit(settings, app):
+def test_simultaneous_wrong_passwords_get_no_more_checks_than_the_limit(settings, app, make_app):
     settings["LOGIN_RATE_LIMIT"] = "1000 per minute"
     make_user(app)
-    statuses = parallel_sign_ins(settings, STAFF, "not the password", 30)
+    statuses = parallel_sign_ins(make_app, STAFF, "not the password", 30)
     assert Counter(statuses) == {200: 5, 429: 25}
     assert len(audit_events(app, "login.failed")) == 5
     # 25 refusals, one audit row: a blocked address cannot fill the audit trail.

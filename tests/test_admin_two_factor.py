@@ -21,9 +21,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from portal import create_app
 from portal.extensions import db
-from portal.models import User, utcnow
+from portal.models import AuditEvent, User, utcnow
 
 from .admin_helpers import (
     ADMIN,
@@ -59,10 +58,10 @@ def session_payload(client: FlaskClient) -> str:
     return (zlib.decompress(raw) if compressed else raw).decode()
 
 
-def in_parallel(settings: dict, count: int, prepare, send, instances: int = 4) -> list[int]:
+def in_parallel(make_app, count: int, prepare, send, instances: int = 4) -> list[int]:
     """Prepare `count` clients spread over separate app instances (the processes of a web server)
     on the one database, then let them all send at once; the status of each answer."""
-    apps = [create_app(settings) for _ in range(instances)]
+    apps = [make_app() for _ in range(instances)]
     clients = [prepare(apps[n % instances], n) for n in range(count)]
     barrier = threading.Barrier(count)
 
@@ -80,7 +79,7 @@ def in_parallel(settings: dict, count: int, prepare, send, instances: int = 4) -
                 db.engine.dispose()
 
 
-def test_one_code_signs_in_once_when_eight_sign_ins_send_it_together(settings, app):
+def test_one_code_signs_in_once_when_eight_sign_ins_send_it_together(settings, app, make_app):
     settings["LOGIN_RATE_LIMIT"] = "1000 per minute"
     make_user(app, totp_secret=SECRET)
     code = pyotp.TOTP(SECRET).now()
@@ -95,7 +94,7 @@ def test_one_code_signs_in_once_when_eight_sign_ins_send_it_together(settings, a
     def send(client: FlaskClient):
         return client.post("/admin/login/code", data={"csrf_token": client.token, "code": code})
 
-    statuses = in_parallel(settings, 8, prepare, send)
+    statuses = in_parallel(make_app, 8, prepare, send)
     assert Counter(statuses) == {303: 1, 200: 7}
     assert len(audit_events(app, "login.success")) == 1
 
@@ -195,7 +194,9 @@ def test_setup_link_expires_after_72_hours_and_a_newer_one_replaces_it(app, runn
     assert app.test_client().get(new).status_code == 404
 
 
-def test_setup_link_is_used_once_when_eight_requests_send_it_together(settings, app, runner):
+def test_setup_link_is_used_once_when_eight_requests_send_it_together(
+    settings, app, make_app, runner
+):
     settings["LOGIN_RATE_LIMIT"] = "1000 per minute"
     make_user(app)
     link = cli_setup_link(runner)
@@ -214,7 +215,7 @@ def test_setup_link_is_used_once_when_eight_requests_send_it_together(settings, 
     def send(copy: FlaskClient):
         return copy.post(link, data={"csrf_token": token, "code": code})
 
-    statuses = in_parallel(settings, 8, prepare, send)
+    statuses = in_parallel(make_app, 8, prepare, send)
     assert statuses.count(303) == 1, statuses
     assert len(audit_events(app, "user.2fa_enabled")) == 1
 
@@ -314,3 +315,23 @@ def test_setup_link_token_is_not_written_to_the_request_log(app, runner, caplog)
         assert app.test_client().get(link).status_code == 200
     token = link.rsplit("/", 1)[1]
     assert "/admin/setup/" in caplog.text and token not in caplog.text
+
+
+def test_turning_two_factor_off_with_wrong_passwords_is_throttled_and_audited(app, client):
+    """The password check behind "turn two-factor off" is no unthrottled password oracle."""
+    make_user(app)
+    sign_in(client)
+    answers = [
+        post(client, "/admin/account/two-factor/off", {"password": f"wrong guess {n:04d}"})
+        for n in range(6)
+    ]
+    assert [a.status_code for a in answers] == [422] * 5 + [429]
+    with app.app_context():
+        failures = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "login.failed")
+        ).all()
+    assert len(failures) == 5
+    assert {(f.target, f.detail["step"]) for f in failures} == {(STAFF, "two-factor off")}
+    # Even the right password is refused while the throttle holds.
+    right = post(client, "/admin/account/two-factor/off", {"password": PASSWORD})
+    assert right.status_code == 429

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from portal import create_app
-
 from .admin_helpers import make_user
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,15 +50,18 @@ def test_portal_command_runs_the_same_commands_as_flask_app_portal(tmp_path: Pat
         assert f"  {command} " in listed, f"`portal {command}` is missing:\n{listed}"
 
 
-def test_public_base_url_follows_the_development_server_unless_set(tmp_path, monkeypatch):
+def test_public_base_url_follows_the_development_server_unless_set(make_app, tmp_path, monkeypatch):
     for name, value in portal_env(tmp_path).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("FLASK_RUN_PORT", "8080")
-    assert create_app().config["PUBLIC_BASE_URL"] == "http://127.0.0.1:8080"
+    assert make_app(from_environment=True).config["PUBLIC_BASE_URL"] == "http://127.0.0.1:8080"
     monkeypatch.setenv("FLASK_RUN_HOST", "0.0.0.0")
-    assert create_app().config["PUBLIC_BASE_URL"] == "http://127.0.0.1:8080"
+    assert make_app(from_environment=True).config["PUBLIC_BASE_URL"] == "http://127.0.0.1:8080"
     monkeypatch.setenv("PORTAL_PUBLIC_BASE_URL", "https://portal.practice.example")
-    assert create_app().config["PUBLIC_BASE_URL"] == "https://portal.practice.example"
+    assert (
+        make_app(from_environment=True).config["PUBLIC_BASE_URL"]
+        == "https://portal.practice.example"
+    )
 
 
 def test_welcome_says_where_pages_staff_area_first_admin_and_mail_are(app, runner, monkeypatch):

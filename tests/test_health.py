@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from portal import create_app
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.models import DeliveryState, OutboxMessage
 
 
@@ -91,13 +90,12 @@ def test_the_age_limit_is_a_setting(settings, app, client, post_appointment):
     assert client.get("/healthz/delivery").status_code == 200
 
 
-def test_database_down_gives_503(settings, database_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+def test_database_down_gives_503(settings, database_url, make_app, tmp_path):
     if database_url.startswith("sqlite"):
         settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"
     else:  # nothing listens on port 1
         settings["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://postgres@127.0.0.1:1/test"
-    response = create_app(settings).test_client().get("/healthz")
+    response = make_app().test_client().get("/healthz")
     assert response.status_code == 503
     report = response.get_json()
     assert report["status"] == "fail"
@@ -105,9 +103,19 @@ def test_database_down_gives_503(settings, database_url, tmp_path, monkeypatch):
     assert response.headers["Content-Security-Policy"]
 
 
-def test_health_checks_are_never_rate_limited(settings, app, client):
+def test_health_checks_are_exempt_from_a_default_rate_limit(settings, app, make_app, monkeypatch):
+    """A load balancer or monitor polls far more often than any limit a deployment may set."""
+    # The one module-level limiter keeps the first default limit it is given, across app
+    # instances: the apps of later tests must not inherit this one's.
+    monkeypatch.setattr(limiter.limit_manager, "_default_limits", [])
     app.config["SUBMISSION_RATE_LIMIT"] = "1 per minute"
-    assert {client.get("/healthz").status_code for _ in range(20)} == {200}
+    assert {app.test_client().get("/healthz").status_code for _ in range(20)} == {200}
+    # A limit on every route (Flask-Limiter's RATELIMIT_DEFAULT) leaves both checks alone...
+    client = make_app(RATELIMIT_DEFAULT="1 per minute").test_client()
+    assert {client.get("/healthz").status_code for _ in range(5)} == {200}
+    assert {client.get("/healthz/delivery").status_code for _ in range(5)} == {200}
+    # ...while it holds on a page that is not exempt: the limit above was in force.
+    assert [client.get("/contact-us").status_code for _ in range(2)] == [200, 429]
 
 
 def fail_messages(app, template: str, error: str = "SMTPRecipientsRefused: 550 5.1.1 <desk@x>"):
@@ -216,13 +224,12 @@ def test_configuration_errors_have_their_own_reason(app, client, last_error, rea
 
 
 def test_database_down_gives_503_on_the_delivery_check_too(
-    settings, database_url, tmp_path, monkeypatch
+    settings, database_url, make_app, tmp_path
 ):
-    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
     if database_url.startswith("sqlite"):
         settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"
     else:
         settings["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://postgres@127.0.0.1:1/test"
-    response = create_app(settings).test_client().get("/healthz/delivery")
+    response = make_app().test_client().get("/healthz/delivery")
     assert response.status_code == 503
     assert response.get_json()["database"]["reachable"] is False

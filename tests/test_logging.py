@@ -8,7 +8,6 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from portal import create_app
 from portal.extensions import db
 from portal.models import Submission
 
@@ -19,24 +18,6 @@ from .helpers import VALID_APPOINTMENT, VALID_CONTACT, form_tokens
 CANARY = "Zqxcanary"
 CANARY_EMAIL = "zqxcanary.patient@example.com"
 CANARY_PHONE = ("(617) 555-0147", "6175550147", "555-0147")
-
-
-@pytest.fixture
-def build_app(tmp_path, monkeypatch):
-    """create_app with the given settings; every engine is closed at the end of the test."""
-    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
-    apps = []
-
-    def build(settings: dict):
-        app = create_app(settings)
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def request_records(caplog) -> list[logging.LogRecord]:
@@ -80,9 +61,9 @@ def test_text_lines_on_standard_error(client, capsys):
     assert line.endswith(" 127.0.0.1")
 
 
-def test_json_lines_when_the_setting_asks_for_them(settings, build_app, capsys):
+def test_json_lines_when_the_setting_asks_for_them(settings, make_app, capsys):
     settings["LOG_FORMAT"] = "json"
-    client = build_app(settings).test_client()
+    client = make_app().test_client()
     capsys.readouterr()
     client.get("/contact-us")
     client.get("/no-such-page")
@@ -96,10 +77,10 @@ def test_json_lines_when_the_setting_asks_for_them(settings, build_app, capsys):
     assert requests[0]["time"].endswith("Z") and requests[0]["level"] == "INFO"
 
 
-def test_unknown_log_format_is_refused(settings, app):
+def test_unknown_log_format_is_refused(settings, app, make_app):
     settings["LOG_FORMAT"] = "xml"
     with pytest.raises(RuntimeError, match="LOG_FORMAT"):
-        create_app(settings)
+        make_app()
 
 
 def everything_logged(caplog, capsys) -> list[str]:
@@ -116,7 +97,7 @@ def everything_logged(caplog, capsys) -> list[str]:
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
-def test_no_patient_data_in_any_log_line(settings, log_format, build_app, tmp_path, caplog, capsys):
+def test_no_patient_data_in_any_log_line(settings, log_format, make_app, tmp_path, caplog, capsys):
     """A canary typed into every patient field is in no log line: the forms and their errors,
     the delivery of the emails, and the staff finding, reading and exporting the request."""
     settings.update(
@@ -125,13 +106,13 @@ def test_no_patient_data_in_any_log_line(settings, log_format, build_app, tmp_pa
         FORM_POST_RATE_LIMIT="12 per minute",
         NOTIFY_INCLUDE_DETAILS=True,  # the email may carry details; the logs still must not
     )
-    app = build_app(settings)
+    app = make_app()
     with app.app_context():
         db.create_all()
     client = app.test_client()
     # The same portal with its database gone; built now, since building an app sets log levels.
-    down = build_app(
-        {**settings, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"}
+    down = make_app(
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"
     ).test_client()
     down.environ_base["REMOTE_ADDR"] = "127.0.0.2"  # not yet rate limited, unlike 127.0.0.1
     caplog.set_level(logging.DEBUG)

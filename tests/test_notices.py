@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from portal import create_app
+from .helpers import MakeApp
 
 NOTICE = """# Notice of Privacy Practices
 
@@ -22,18 +22,22 @@ This notice describes **how medical information about you** may be used.
 """
 
 
-def app_with_notice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str = ""):
+def app_with_notice(
+    make_app: MakeApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str = ""
+):
     notices = tmp_path / "instance" / "notices"
     notices.mkdir(parents=True)
     (notices / "privacy-practices.md").write_text(NOTICE, encoding="utf-8")
     (tmp_path / "instance" / "practice.toml").write_text(profile)
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.setenv("PORTAL_SECRET_KEY", "x" * 32)
-    return create_app()
+    return make_app(from_environment=True)
 
 
-def test_markdown_notice_is_rendered_in_the_layout_with_raw_html_off(tmp_path, monkeypatch):
-    client = app_with_notice(tmp_path, monkeypatch).test_client()
+def test_markdown_notice_is_rendered_in_the_layout_with_raw_html_off(
+    make_app, tmp_path, monkeypatch
+):
+    client = app_with_notice(make_app, tmp_path, monkeypatch).test_client()
     response = client.get("/notices/privacy-practices")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -52,14 +56,14 @@ def test_markdown_notice_is_rendered_in_the_layout_with_raw_html_off(tmp_path, m
     assert "ask the front desk" not in page
 
 
-def test_markdown_notice_wins_over_the_profile_url(tmp_path, monkeypatch):
+def test_markdown_notice_wins_over_the_profile_url(make_app, tmp_path, monkeypatch):
     profile = (
         '[[notices]]\nslug = "privacy-practices"\ntitle = "Notice of Privacy Practices"\n'
         'url = "https://practice.example/npp/"\n'
         '[[notices]]\nslug = "terms-of-service"\ntitle = "Terms of Service"\n'
         'url = "https://practice.example/terms/"\n'
     )
-    client = app_with_notice(tmp_path, monkeypatch, profile).test_client()
+    client = app_with_notice(make_app, tmp_path, monkeypatch, profile).test_client()
     home = client.get("/").get_data(as_text=True)
     assert '<a href="/notices/privacy-practices">Notice of Privacy Practices</a>' in home
     assert '<a href="https://practice.example/terms/">Terms of Service</a>' in home

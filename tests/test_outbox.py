@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import ssl
+import stat
 import subprocess
 import sys
 import threading
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import select
 
-from portal import create_app, outbox
+from portal import outbox
 from portal.extensions import db, mail
 from portal.models import DeliveryState, OutboxMessage, Submission, utcnow
 
@@ -247,13 +248,13 @@ def test_details_setting_adds_every_field_escaped_in_html(
 
 
 def test_contact_topic_is_routed_by_the_practice_profile(
-    settings, smtp_server, tmp_path, monkeypatch
+    settings, smtp_server, make_app, tmp_path, monkeypatch
 ):
     instance = tmp_path / "routed-instance"
     instance.mkdir()
     (instance / "practice.toml").write_text('[routing]\n"Billing" = ["billing@practice.example"]\n')
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(instance))
-    app = create_app(settings)
+    app = make_app()
     with app.app_context():
         db.create_all()
     client = app.test_client()
@@ -277,7 +278,7 @@ def test_contact_topic_is_routed_by_the_practice_profile(
 
 
 def test_specialty_routing_chooses_recipients_without_naming_the_specialty(
-    settings, smtp_server, tmp_path, monkeypatch
+    settings, smtp_server, make_app, tmp_path, monkeypatch
 ):
     instance = tmp_path / "routed-instance"
     instance.mkdir()
@@ -285,7 +286,7 @@ def test_specialty_routing_chooses_recipients_without_naming_the_specialty(
         '[routing]\n"Total knee replacement" = ["knees@practice.example"]\n'
     )
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(instance))
-    app = create_app(settings)
+    app = make_app()
     with app.app_context():
         db.create_all()
     client = app.test_client()
@@ -822,3 +823,15 @@ def test_status_command_prints_counts_and_the_oldest_pending_age(app, runner):
     lines = result.output.splitlines()
     assert lines[:4] == ["queued    1", "retrying  0", "sent      1", "failed    1"]
     assert lines[4].startswith("oldest pending: 7 min 5 s (queued ")
+
+
+def test_eml_files_with_patient_data_are_readable_by_their_owner_only(
+    app, post_appointment, runner
+):
+    """Like the CLI export, the .eml files (patient addresses, details) are mode 0600."""
+    assert post_appointment().status_code == 303
+    result = runner.invoke(args=["outbox", "run", "--once"])
+    assert result.exit_code == 0, result.output
+    files = list((Path(app.instance_path) / "mail").glob("*.eml"))
+    assert len(files) == 2
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}

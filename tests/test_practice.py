@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from portal import create_app
 from portal.cli import profile_cli
 from portal.practice import ProfileError, contrast_ratio
+
+from .helpers import MakeApp
 
 SVG = (
     b'<svg xmlns="http://www.w3.org/2000/svg" width="240" height="48" viewBox="0 0 240 48">'
@@ -29,29 +30,30 @@ holidays = [2099-12-25, "2099-01-01", 2000-01-01]
 """
 
 
-def app_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str):
+def app_with(make_app: MakeApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str):
     instance = tmp_path / "instance"
     instance.mkdir(exist_ok=True)
     (instance / "practice.toml").write_text(profile)
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(instance))
     monkeypatch.setenv("PORTAL_SECRET_KEY", "x" * 32)
-    return create_app()
+    return make_app(from_environment=True)
 
 
-def problems(tmp_path, monkeypatch, profile: str) -> str:
+def problems(make_app, tmp_path, monkeypatch, profile: str) -> str:
     with pytest.raises(ProfileError) as refused:
-        app_with(tmp_path, monkeypatch, profile)
+        app_with(make_app, tmp_path, monkeypatch, profile)
     return str(refused.value)
 
 
-def test_specialties_written_as_one_text_is_refused_not_spelt_out(tmp_path, monkeypatch):
-    message = problems(tmp_path, monkeypatch, 'specialties = "Knee"\n')
+def test_specialties_written_as_one_text_is_refused_not_spelt_out(make_app, tmp_path, monkeypatch):
+    message = problems(make_app, tmp_path, monkeypatch, 'specialties = "Knee"\n')
     assert 'specialties must be a list of texts, e.g. specialties = ["First", "Second"]' in message
     assert 'not "Knee"' in message
 
 
-def test_invalid_profile_is_refused_at_start_with_every_problem(tmp_path, monkeypatch):
+def test_invalid_profile_is_refused_at_start_with_every_problem(make_app, tmp_path, monkeypatch):
     message = problems(
+        make_app,
         tmp_path,
         monkeypatch,
         'phone = "781-209-5645"\ntimezone = "Boston"\nwebsite_url = "practice.example"\n'
@@ -73,17 +75,23 @@ def test_invalid_profile_is_refused_at_start_with_every_problem(tmp_path, monkey
         assert expected in message, message
 
 
-def test_accent_colour_below_4_5_to_1_with_white_is_refused_saying_why(tmp_path, monkeypatch):
-    message = problems(tmp_path, monkeypatch, 'accent_color = "#3b8fd9"\n')
+def test_accent_colour_below_4_5_to_1_with_white_is_refused_saying_why(
+    make_app, tmp_path, monkeypatch
+):
+    message = problems(make_app, tmp_path, monkeypatch, 'accent_color = "#3b8fd9"\n')
     ratio = contrast_ratio("#3b8fd9", "#ffffff")
     assert 3 < ratio < 4.5
     assert f"accent_color #3b8fd9 is too light: its contrast with white is {ratio:.2f}:1" in message
     assert "white text on it" in message and "on a white background" in message
-    assert "must be a colour such as" in problems(tmp_path, monkeypatch, 'accent_color = "navy"\n')
+    assert "must be a colour such as" in problems(
+        make_app, tmp_path, monkeypatch, 'accent_color = "navy"\n'
+    )
 
 
-def test_accent_colour_is_served_as_a_cacheable_stylesheet_on_every_page(tmp_path, monkeypatch):
-    app = app_with(tmp_path, monkeypatch, 'accent_color = "#7A1F5C"\n')
+def test_accent_colour_is_served_as_a_cacheable_stylesheet_on_every_page(
+    make_app, tmp_path, monkeypatch
+):
+    app = app_with(make_app, tmp_path, monkeypatch, 'accent_color = "#7A1F5C"\n')
     client = app.test_client()
     url = app.extensions["practice_assets"]["accent_css_url"]
     for page in ("/", "/contact-us", "/admin/login"):
@@ -102,10 +110,12 @@ def test_default_profile_has_no_logo_colour_hours_or_physicians_of_its_own(clien
     assert '<a class="brand" href="/">Boston Out-Patient Surgical Suites</a>' in page
 
 
-def test_logo_is_shown_with_its_alt_text_and_served_inert(tmp_path, monkeypatch):
+def test_logo_is_shown_with_its_alt_text_and_served_inert(make_app, tmp_path, monkeypatch):
     (tmp_path / "instance").mkdir()
     (tmp_path / "instance" / "logo.svg").write_bytes(SVG)
-    app = app_with(tmp_path, monkeypatch, 'logo = "logo.svg"\nlogo_alt = "Lakeside Clinic"\n')
+    app = app_with(
+        make_app, tmp_path, monkeypatch, 'logo = "logo.svg"\nlogo_alt = "Lakeside Clinic"\n'
+    )
     client = app.test_client()
     url = app.extensions["practice_assets"]["logo_url"]
     page = client.get("/").get_data(as_text=True)
@@ -130,16 +140,18 @@ def test_logo_is_shown_with_its_alt_text_and_served_inert(tmp_path, monkeypatch)
     ],
 )
 def test_logo_must_be_an_svg_or_png_in_the_instance_folder(
-    tmp_path, monkeypatch, profile, expected
+    make_app, tmp_path, monkeypatch, profile, expected
 ):
     (tmp_path / "instance").mkdir()
     (tmp_path / "instance" / "logo.svg").write_bytes(SVG)
     (tmp_path / "instance" / "fake.png").write_bytes(SVG)
-    assert expected in problems(tmp_path, monkeypatch, profile)
+    assert expected in problems(make_app, tmp_path, monkeypatch, profile)
 
 
-def test_structured_hours_are_shown_in_words_in_the_footer_and_on_home(tmp_path, monkeypatch):
-    client = app_with(tmp_path, monkeypatch, HOURS).test_client()
+def test_structured_hours_are_shown_in_words_in_the_footer_and_on_home(
+    make_app, tmp_path, monkeypatch
+):
+    client = app_with(make_app, tmp_path, monkeypatch, HOURS).test_client()
     home = client.get("/").get_data(as_text=True)
     for line in (
         "Monday to Thursday, 7 am to 4 pm",
@@ -158,8 +170,8 @@ def test_structured_hours_are_shown_in_words_in_the_footer_and_on_home(tmp_path,
     )
 
 
-def test_free_text_hours_keep_working(tmp_path, monkeypatch):
-    client = app_with(tmp_path, monkeypatch, 'hours = "Monday to Friday, 7 am to 4 pm"\n')
+def test_free_text_hours_keep_working(make_app, tmp_path, monkeypatch):
+    client = app_with(make_app, tmp_path, monkeypatch, 'hours = "Monday to Friday, 7 am to 4 pm"\n')
     page = client.test_client().get("/").get_data(as_text=True)
     assert "<strong>Opening hours:</strong> Monday to Friday, 7 am to 4 pm</p>" in page
     assert "<li>Monday to Friday, 7 am to 4 pm</li>" in page
@@ -174,19 +186,23 @@ def test_free_text_hours_keep_working(tmp_path, monkeypatch):
         ('holidays = ["Christmas"]', '[hours] holidays: "Christmas" is not a date'),
     ],
 )
-def test_structured_hours_are_checked(tmp_path, monkeypatch, hours, expected):
-    assert expected in problems(tmp_path, monkeypatch, f"[hours]\n{hours}\n")
+def test_structured_hours_are_checked(make_app, tmp_path, monkeypatch, hours, expected):
+    assert expected in problems(make_app, tmp_path, monkeypatch, f"[hours]\n{hours}\n")
 
 
-def test_physicians_are_listed_on_home_when_the_profile_has_some(tmp_path, monkeypatch):
-    app = app_with(tmp_path, monkeypatch, 'physicians = ["Dr. Ada Byron", "Dr. Grace Hopper"]\n')
+def test_physicians_are_listed_on_home_when_the_profile_has_some(make_app, tmp_path, monkeypatch):
+    app = app_with(
+        make_app, tmp_path, monkeypatch, 'physicians = ["Dr. Ada Byron", "Dr. Grace Hopper"]\n'
+    )
     page = app.test_client().get("/").get_data(as_text=True)
     assert '<h2 id="physicians">Our physicians</h2>' in page
     assert "<li>Dr. Ada Byron</li>" in page and "<li>Dr. Grace Hopper</li>" in page
 
 
-def test_copyright_year_from_the_profile_when_set(tmp_path, monkeypatch):
-    page = app_with(tmp_path, monkeypatch, "copyright_year = 2023\n").test_client().get("/")
+def test_copyright_year_from_the_profile_when_set(make_app, tmp_path, monkeypatch):
+    page = (
+        app_with(make_app, tmp_path, monkeypatch, "copyright_year = 2023\n").test_client().get("/")
+    )
     assert "© 2023 Boston Out-Patient Surgical Suites" in page.get_data(as_text=True)
 
 

@@ -11,14 +11,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
-from portal import create_app
 from portal.extensions import db, limiter
 
 from .helpers import VALID_CONTACT, form_tokens
@@ -28,27 +27,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def make_client(settings, tmp_path, monkeypatch) -> Iterator:
+def make_client(settings, make_app) -> Callable[..., FlaskClient]:
     """Build a fresh app instance (as another gunicorn worker would) and a client of it."""
-    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
     settings.pop("SUBMISSION_RATE_LIMIT")  # the shipped "5 per 10 minutes"
     settings.pop("FORM_POST_RATE_LIMIT")  # the shipped "30 per 10 minutes"
-    apps = []
 
     def make(address: str = "127.0.0.1", **overrides) -> FlaskClient:
-        app = create_app({**settings, **overrides})
+        app = make_app(**overrides)
         with app.app_context():
             db.create_all()
-        apps.append(app)
         client = app.test_client()
         client.environ_base["REMOTE_ADDR"] = address
         return client
 
-    yield make
-    for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    return make
 
 
 def post(client: FlaskClient, headers: dict | None = None, **overrides: str) -> int:
@@ -242,15 +234,14 @@ def test_redirects_are_host_relative_even_where_hosts_are_not_checked(client):
         assert response.headers["Location"] == target
 
 
-def test_trusted_hosts_default_to_the_public_address_outside_testing(tmp_path, monkeypatch):
-    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+def test_trusted_hosts_default_to_the_public_address_outside_testing(make_app, monkeypatch):
     monkeypatch.setenv("PORTAL_SECRET_KEY", "x")
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     monkeypatch.setenv("PORTAL_PUBLIC_BASE_URL", "https://portal.practice.example/")
-    assert create_app().config["TRUSTED_HOSTS"] == ["portal.practice.example"]
+    assert make_app(from_environment=True).config["TRUSTED_HOSTS"] == ["portal.practice.example"]
     monkeypatch.setenv("PORTAL_TRUSTED_HOSTS", '["a.example", ".b.example"]')
-    assert create_app().config["TRUSTED_HOSTS"] == ["a.example", ".b.example"]
+    assert make_app(from_environment=True).config["TRUSTED_HOSTS"] == ["a.example", ".b.example"]
     monkeypatch.delenv("PORTAL_TRUSTED_HOSTS")
     monkeypatch.setenv("PORTAL_PUBLIC_BASE_URL", "portal.practice.example")
     with pytest.raises(RuntimeError, match="PUBLIC_BASE_URL must be the portal's absolute"):
-        create_app()
+        make_app(from_environment=True)

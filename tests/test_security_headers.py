@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 from flask import send_file
 
-from portal import create_app
-
 from .admin_helpers import ADMIN, add_submission, make_user, sign_in
 from .helpers import VALID_APPOINTMENT, form_tokens
 
@@ -83,13 +81,12 @@ def test_form_answers_carry_the_security_headers(client, post_appointment):
 
 
 def test_rate_limited_and_unavailable_answers_carry_the_security_headers(
-    settings, tmp_path, monkeypatch
+    settings, make_app, tmp_path
 ):
     # A 503 is not an accepted submission: the limit on every POST is the one that answers 429.
     settings["FORM_POST_RATE_LIMIT"] = "1 per minute"
     settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"
-    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
-    client = create_app(settings).test_client()
+    client = make_app().test_client()
     data = {**VALID_APPOINTMENT, **form_tokens(client, "/request-an-appointment")}
     unavailable = client.post("/request-an-appointment", data=data)
     assert unavailable.status_code == 503
@@ -111,18 +108,12 @@ def test_forwarded_https_counts_only_from_a_trusted_proxy(settings, app, client)
     assert "Strict-Transport-Security" not in client.get("/", headers=forwarded).headers
 
 
-def test_forwarded_https_from_the_trusted_proxy_gets_hsts(settings, app_factory):
+def test_forwarded_https_from_the_trusted_proxy_gets_hsts(settings, make_app):
     settings["TRUSTED_PROXY_COUNT"] = 1
-    client = app_factory().test_client()
+    client = make_app().test_client()
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
     response = client.get("/", headers=forwarded)
     assert response.headers["Strict-Transport-Security"] == f"max-age={ONE_YEAR}"
-
-
-@pytest.fixture
-def app_factory(settings, tmp_path, monkeypatch):
-    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
-    return lambda: create_app(settings)
 
 
 INLINE = [

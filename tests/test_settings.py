@@ -16,36 +16,36 @@ from zoneinfo import ZoneInfo
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from portal import create_app
 from portal.extensions import db
 
-from .helpers import VALID_APPOINTMENT, form_tokens
+from .helpers import VALID_APPOINTMENT, MakeApp, form_tokens
 
 
-def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str):
-    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+def from_environment(make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, **env: str) -> Flask:
+    """The app as production builds it, with these PORTAL_* (or FLASK_*) variables set."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return create_app()
+    return make_app(from_environment=True)
 
 
-def test_refuses_to_start_with_the_default_secret_key(tmp_path, monkeypatch):
+def test_refuses_to_start_with_the_default_secret_key(make_app, tmp_path, monkeypatch):
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     with pytest.raises(RuntimeError, match="default secret key.*PORTAL_SECRET_KEY"):
-        make_app(tmp_path, monkeypatch)
+        from_environment(make_app, monkeypatch)
 
 
-def test_default_secret_key_is_allowed_in_debug(tmp_path, monkeypatch):
-    app = make_app(tmp_path, monkeypatch, FLASK_DEBUG="1")
+def test_default_secret_key_is_allowed_in_debug(make_app, tmp_path, monkeypatch):
+    app = from_environment(make_app, monkeypatch, FLASK_DEBUG="1")
     assert app.debug
 
 
-def test_settings_come_from_prefixed_environment_variables(tmp_path, monkeypatch):
-    app = make_app(
-        tmp_path,
+def test_settings_come_from_prefixed_environment_variables(make_app, tmp_path, monkeypatch):
+    app = from_environment(
+        make_app,
         monkeypatch,
         PORTAL_SECRET_KEY="from-env",
         PORTAL_SUBMISSION_RATE_LIMIT="3 per hour",
@@ -56,27 +56,29 @@ def test_settings_come_from_prefixed_environment_variables(tmp_path, monkeypatch
     assert app.config["MAX_CONTENT_LENGTH"] == 32768
 
 
-def test_settings_come_from_the_instance_config_file(tmp_path, monkeypatch):
+def test_settings_come_from_the_instance_config_file(make_app, tmp_path, monkeypatch):
     instance = tmp_path / "instance"
     instance.mkdir()
     (instance / "config.py").write_text(
         'SECRET_KEY = "from-file"\nSUBMISSION_RATE_LIMIT = "9 per day"\n'
     )
-    app = make_app(tmp_path, monkeypatch)
+    app = from_environment(make_app, monkeypatch)
     assert app.instance_path == str(instance)
     assert app.config["SECRET_KEY"] == "from-file"
     assert app.config["SUBMISSION_RATE_LIMIT"] == "9 per day"
     # Environment variables win over the file.
     monkeypatch.setenv("PORTAL_SUBMISSION_RATE_LIMIT", "1 per day")
-    assert create_app().config["SUBMISSION_RATE_LIMIT"] == "1 per day"
+    assert make_app(from_environment=True).config["SUBMISSION_RATE_LIMIT"] == "1 per day"
 
 
-def test_embedded_default_database_is_sqlite_in_the_instance_folder(tmp_path, monkeypatch):
-    app = make_app(tmp_path, monkeypatch, PORTAL_SECRET_KEY="x")
+def test_embedded_default_database_is_sqlite_in_the_instance_folder(
+    make_app, tmp_path, monkeypatch
+):
+    app = from_environment(make_app, monkeypatch, PORTAL_SECRET_KEY="x")
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/instance/portal.sqlite3"
 
 
-def test_practice_profile_is_read_from_the_instance_folder(tmp_path, monkeypatch):
+def test_practice_profile_is_read_from_the_instance_folder(make_app, tmp_path, monkeypatch):
     instance = tmp_path / "instance"
     instance.mkdir()
     (instance / "practice.toml").write_text(
@@ -84,7 +86,7 @@ def test_practice_profile_is_read_from_the_instance_folder(tmp_path, monkeypatch
         'specialties = ["Podiatry", "Hand surgery"]\nphysicians = ["Dr. Ada Byron"]\n'
         '[[nav_links]]\nlabel = "Patient Forms"\nurl = "https://lakeside.example/forms"\n'
     )
-    app = make_app(tmp_path, monkeypatch, PORTAL_SECRET_KEY="x")
+    app = from_environment(make_app, monkeypatch, PORTAL_SECRET_KEY="x")
     page = app.test_client().get("/request-an-appointment").get_data(as_text=True)
     assert "Lakeside Clinic" in page and "Boston Out-Patient" not in page
     assert 'href="tel:+16175550199"' in page and "(617) 555-0199" in page
@@ -94,12 +96,12 @@ def test_practice_profile_is_read_from_the_instance_folder(tmp_path, monkeypatch
     assert 'href="https://lakeside.example/forms">Patient Forms</a>' in page
 
 
-def test_unknown_practice_setting_is_refused(tmp_path, monkeypatch):
+def test_unknown_practice_setting_is_refused(make_app, tmp_path, monkeypatch):
     instance = tmp_path / "instance"
     instance.mkdir()
     (instance / "practice.toml").write_text('nmae = "typo"\n')
     with pytest.raises(ValueError, match="unknown practice settings"):
-        make_app(tmp_path, monkeypatch, PORTAL_SECRET_KEY="x")
+        from_environment(make_app, monkeypatch, PORTAL_SECRET_KEY="x")
 
 
 def test_every_page_shows_address_phone_and_legal_links(client):
@@ -116,10 +118,9 @@ def test_every_page_shows_address_phone_and_legal_links(client):
 
 
 def test_migrations_build_the_schema_the_models_describe(
-    settings, database_url, tmp_path, monkeypatch
+    make_app, settings, database_url, tmp_path, monkeypatch
 ):
-    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(settings)
+    app = make_app()
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:
@@ -158,17 +159,17 @@ def test_db_upgrade_command_creates_the_schema(tmp_path):
 # --- Mail transport: STARTTLS unless plain SMTP is allowed on purpose --------------------------
 
 
-def test_a_mail_server_is_reached_over_starttls_by_default(tmp_path, monkeypatch):
-    app = make_app(
-        tmp_path, monkeypatch, PORTAL_SECRET_KEY="x", PORTAL_MAIL_SERVER="smtp.practice.example"
+def test_a_mail_server_is_reached_over_starttls_by_default(make_app, tmp_path, monkeypatch):
+    app = from_environment(
+        make_app, monkeypatch, PORTAL_SECRET_KEY="x", PORTAL_MAIL_SERVER="smtp.practice.example"
     )
     assert app.config["MAIL_USE_TLS"] is True and app.config["MAIL_PORT"] == 587
     assert app.extensions["mail"].use_tls is True
 
 
-def test_implicit_tls_turns_starttls_off(tmp_path, monkeypatch):
-    app = make_app(
-        tmp_path,
+def test_implicit_tls_turns_starttls_off(make_app, tmp_path, monkeypatch):
+    app = from_environment(
+        make_app,
         monkeypatch,
         PORTAL_SECRET_KEY="x",
         PORTAL_MAIL_SERVER="smtp.practice.example",
@@ -179,7 +180,7 @@ def test_implicit_tls_turns_starttls_off(tmp_path, monkeypatch):
 
 
 def test_plain_smtp_is_refused_unless_allowed_and_then_logged_at_start(
-    tmp_path, monkeypatch, caplog
+    make_app, tmp_path, monkeypatch, caplog
 ):
     plain = {
         "PORTAL_SECRET_KEY": "x",
@@ -187,19 +188,21 @@ def test_plain_smtp_is_refused_unless_allowed_and_then_logged_at_start(
         "PORTAL_MAIL_USE_TLS": "false",
     }
     with pytest.raises(RuntimeError, match="plain SMTP.*MAIL_ALLOW_PLAINTEXT"):
-        make_app(tmp_path, monkeypatch, **plain)
+        from_environment(make_app, monkeypatch, **plain)
     with caplog.at_level(logging.WARNING, logger="portal"):
-        app = make_app(tmp_path, monkeypatch, **plain, PORTAL_MAIL_ALLOW_PLAINTEXT="true")
+        app = from_environment(make_app, monkeypatch, **plain, PORTAL_MAIL_ALLOW_PLAINTEXT="true")
     assert app.extensions["mail"].use_tls is False
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "relay.practice.example" in warning.getMessage()
     assert "plain SMTP" in warning.getMessage()
 
 
-def test_no_warning_about_mail_when_tls_is_on_or_there_is_no_server(tmp_path, monkeypatch, caplog):
+def test_no_warning_about_mail_when_tls_is_on_or_there_is_no_server(
+    make_app, tmp_path, monkeypatch, caplog
+):
     with caplog.at_level(logging.WARNING, logger="portal"):
-        make_app(tmp_path, monkeypatch, PORTAL_SECRET_KEY="x")
-        make_app(tmp_path, monkeypatch, PORTAL_MAIL_SERVER="smtp.practice.example")
+        from_environment(make_app, monkeypatch, PORTAL_SECRET_KEY="x")
+        from_environment(make_app, monkeypatch, PORTAL_MAIL_SERVER="smtp.practice.example")
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
@@ -219,10 +222,12 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_instance_mail_folder_and_sqlite_files_are_owner_only(tmp_path, monkeypatch, umask_022):
+def test_instance_mail_folder_and_sqlite_files_are_owner_only(
+    make_app, tmp_path, monkeypatch, umask_022
+):
     instance = tmp_path / "new" / "instance"
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(instance))
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SUBMISSION_RATE_LIMIT": "99/minute"})
+    app = make_app(SECRET_KEY="x", SUBMISSION_RATE_LIMIT="99/minute")
     assert mode(instance) == 0o700
     database = instance / "portal.sqlite3"
     with app.app_context():
@@ -244,27 +249,29 @@ def test_instance_mail_folder_and_sqlite_files_are_owner_only(tmp_path, monkeypa
     assert {mode(path) for path in mail.iterdir()} == {0o600}
 
 
-def test_an_existing_folder_keeps_its_mode(tmp_path, monkeypatch, umask_022):
+def test_an_existing_folder_keeps_its_mode(make_app, tmp_path, monkeypatch, umask_022):
     instance = tmp_path / "instance"
     instance.mkdir(mode=0o750)
     os.chmod(instance, 0o750)
-    make_app(tmp_path, monkeypatch, PORTAL_SECRET_KEY="x")
+    from_environment(make_app, monkeypatch, PORTAL_SECRET_KEY="x")
     assert mode(instance) == 0o750
 
 
-def test_start_up_warns_when_the_database_is_readable_by_others(tmp_path, monkeypatch, caplog):
+def test_start_up_warns_when_the_database_is_readable_by_others(
+    make_app, tmp_path, monkeypatch, caplog
+):
     instance = tmp_path / "instance"
     instance.mkdir()
     database = instance / "portal.sqlite3"
     sqlite3.connect(database).close()
     os.chmod(database, 0o644)
     with caplog.at_level(logging.WARNING, logger="portal"):
-        make_app(tmp_path, monkeypatch, PORTAL_SECRET_KEY="x")
+        from_environment(make_app, monkeypatch, PORTAL_SECRET_KEY="x")
     [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert str(database) in warning and "644" in warning and "chmod 600" in warning
 
     caplog.clear()
     os.chmod(database, 0o600)
     with caplog.at_level(logging.WARNING, logger="portal"):
-        make_app(tmp_path, monkeypatch, PORTAL_SECRET_KEY="x")
+        from_environment(make_app, monkeypatch, PORTAL_SECRET_KEY="x")
     assert [r for r in caplog.records if r.levelno == logging.WARNING] == []

@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal import create_app
-
 from .admin_helpers import ADMIN, add_submission, make_user, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +53,7 @@ def test_home_describes_the_practice_as_a_schema_org_medical_clinic(client):
 
 
 def test_json_ld_carries_structured_hours_and_cannot_be_closed_by_profile_text(
-    tmp_path, monkeypatch
+    make_app, tmp_path, monkeypatch
 ):
     instance = tmp_path / "instance"
     instance.mkdir()
@@ -65,7 +63,7 @@ def test_json_ld_carries_structured_hours_and_cannot_be_closed_by_profile_text(
     )
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(instance))
     monkeypatch.setenv("PORTAL_SECRET_KEY", "x" * 32)
-    page = create_app().test_client().get("/").get_data(as_text=True)
+    page = make_app(from_environment=True).test_client().get("/").get_data(as_text=True)
     (block,) = JSON_LD.findall(page)
     clinic = json.loads(block)
     assert clinic["name"] == "Lakeside </script><script>alert(1)</script>"
@@ -123,9 +121,9 @@ def test_no_framing_by_default(client):
     assert response.headers["X-Frame-Options"] == "DENY"
 
 
-def test_frame_ancestors_setting_lists_the_sites_that_may_frame_the_forms(settings, tmp_path):
+def test_frame_ancestors_setting_lists_the_sites_that_may_frame_the_forms(settings, make_app):
     settings["FRAME_ANCESTORS"] = ["https://www.practice.example", "https://practice.example"]
-    client = create_app(settings).test_client()
+    client = make_app().test_client()
     response = client.get("/request-an-appointment")
     assert csp_directive(response, "frame-ancestors") == [
         "https://www.practice.example",
@@ -138,10 +136,10 @@ def test_frame_ancestors_setting_lists_the_sites_that_may_frame_the_forms(settin
 @pytest.mark.parametrize(
     "value", ["https://practice.example", ["https://practice.example/forms"], ["*; script-src *"]]
 )
-def test_frame_ancestors_must_be_a_list_of_origins(settings, value):
+def test_frame_ancestors_must_be_a_list_of_origins(settings, make_app, value):
     settings["FRAME_ANCESTORS"] = value
     with pytest.raises(RuntimeError, match="FRAME_ANCESTORS"):
-        create_app(settings)
+        make_app()
 
 
 def test_staff_times_are_machine_readable_to_the_second(app, client):

@@ -9,22 +9,28 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import API_SCOPES, STATUSES
+from .contract import (
+    CURSOR_PATTERN,
+    KINDS,
+    MAX_LIMIT,
+    NOTE_MAX_LENGTH,
+    NOTE_PATTERN,
+    REFERENCE_PATTERN,
+)
+from .schemas import schemas
 
-KINDS = ("appointment", "contact")
-MAX_LIMIT = 100
-NOTE_MAX_LENGTH = 2000
-REFERENCE_PATTERN = r"^(APT|MSG)-[A-Z2-9]{6,12}$"
-# Where a page starts: the receipt time (microseconds since 1970) and id of the last one seen;
-# at most 9 digits of id, so any cursor of this pattern fits the database's integer column.
-CURSOR_PATTERN = r"^([0-9]{1,16})-([0-9]{1,9})$"
-# Plain text with at least one visible character: tab and line breaks are the only control
-# characters allowed (the staff form's rule). The same pattern is checked by the view.
-_TEXT = r"[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]"
-_VISIBLE = r"[^\s\u0000-\u001f\u007f-\u009f]"
-NOTE_PATTERN = f"^{_TEXT}*{_VISIBLE}{_TEXT}*$"
+# The views import the contract from here, beside the document that states it.
+__all__ = [
+    "CURSOR_PATTERN",
+    "KINDS",
+    "MAX_LIMIT",
+    "NOTE_MAX_LENGTH",
+    "NOTE_PATTERN",
+    "REFERENCE_PATTERN",
+    "document",
+]
 
 PROBLEM = "application/problem+json"
-NULLABLE_STRING = {"type": ["string", "null"]}
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -251,198 +257,6 @@ def document(rate_limit: str) -> dict[str, Any]:
                     + "; ".join(f"`{k}`: {v}" for k, v in API_SCOPES.items()),
                 }
             },
-            "schemas": _schemas(statuses),
-        },
-    }
-
-
-def _schemas(statuses: list[str]) -> dict[str, Any]:
-    summary_properties = {
-        "reference": {"type": "string", "pattern": REFERENCE_PATTERN},
-        "kind": {"type": "string", "enum": list(KINDS)},
-        "status": {"type": "string", "enum": statuses},
-        "received_at": {"type": "string", "format": "date-time"},
-        "url": {"type": "string", "format": "uri"},
-    }
-    return {
-        "Problem": {
-            "type": "object",
-            "description": "RFC 9457 problem details.",
-            "required": ["type", "title", "status"],
-            "properties": {
-                "type": {"type": "string"},
-                "title": {"type": "string"},
-                "status": {"type": "integer"},
-                "detail": {"type": "string"},
-                "instance": {"type": "string"},
-                "errors": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "parameter": {"type": "string"},
-                            "pointer": {"type": "string"},
-                            "detail": {"type": "string"},
-                        },
-                        "required": ["detail"],
-                    },
-                },
-                "current_status": {"type": "string", "enum": statuses},
-            },
-        },
-        "SubmissionSummary": {
-            "type": "object",
-            "required": list(summary_properties),
-            "properties": summary_properties,
-            "additionalProperties": False,
-        },
-        "SubmissionPage": {
-            "type": "object",
-            "required": ["data", "next"],
-            "properties": {
-                "data": {
-                    "type": "array",
-                    "items": {"$ref": "#/components/schemas/SubmissionSummary"},
-                },
-                "next": {"type": ["string", "null"], "format": "uri"},
-            },
-            "additionalProperties": False,
-        },
-        "AppointmentFields": {
-            "type": "object",
-            "description": "An appointment request, keyed as on the patient's form.",
-            "required": [
-                "first_name",
-                "last_name",
-                "date_of_birth",
-                "phone",
-                "email",
-                "contact_method",
-                "specialty",
-                "physician",
-                "patient_type",
-                "preferred_days",
-                "preferred_time",
-                "insurance",
-                "referring_physician",
-                "reason",
-            ],
-            "properties": {
-                "first_name": NULLABLE_STRING,
-                "last_name": NULLABLE_STRING,
-                "date_of_birth": {"type": ["string", "null"], "format": "date"},
-                "phone": {**NULLABLE_STRING, "description": "E.164, e.g. +16172531000"},
-                "email": NULLABLE_STRING,
-                "contact_method": {
-                    "type": ["string", "null"],
-                    "enum": ["phone", "email", "text", None],
-                },
-                "specialty": NULLABLE_STRING,
-                "physician": {**NULLABLE_STRING, "description": "null: no preference"},
-                "patient_type": {"type": ["string", "null"], "enum": ["new", "returning", None]},
-                "preferred_days": {"type": "array", "items": {"type": "string"}},
-                "preferred_time": {
-                    "type": ["string", "null"],
-                    "enum": ["morning", "afternoon", "any", None],
-                },
-                "insurance": NULLABLE_STRING,
-                "referring_physician": NULLABLE_STRING,
-                "reason": NULLABLE_STRING,
-            },
-            "additionalProperties": False,
-        },
-        "ContactFields": {
-            "type": "object",
-            "description": "A message to the practice, keyed as on the patient's form.",
-            "required": ["name", "email", "phone", "topic", "message"],
-            "properties": {
-                "name": NULLABLE_STRING,
-                "email": NULLABLE_STRING,
-                "phone": NULLABLE_STRING,
-                "topic": NULLABLE_STRING,
-                "message": NULLABLE_STRING,
-            },
-            "additionalProperties": False,
-        },
-        "Note": {
-            "type": "object",
-            "required": ["created_at", "author", "text"],
-            "properties": {
-                "created_at": {"type": "string", "format": "date-time"},
-                "author": {"type": "string"},
-                "text": {"type": "string"},
-            },
-            "additionalProperties": False,
-        },
-        "Submission": {
-            "type": "object",
-            "required": [*summary_properties, "fields", "notes", "fhir_url"],
-            "properties": {
-                **summary_properties,
-                "fields": {
-                    "anyOf": [
-                        {"$ref": "#/components/schemas/AppointmentFields"},
-                        {"$ref": "#/components/schemas/ContactFields"},
-                    ]
-                },
-                "notes": {"type": "array", "items": {"$ref": "#/components/schemas/Note"}},
-                "fhir_url": {"type": "string", "format": "uri"},
-            },
-            "additionalProperties": False,
-        },
-        "SubmissionChanges": {
-            "type": "object",
-            "description": "A status, a note, or both; `if_status` makes the change conditional.",
-            "properties": {
-                "status": {"type": "string", "enum": statuses},
-                "note": {
-                    "type": "string",
-                    "maxLength": NOTE_MAX_LENGTH,
-                    "pattern": NOTE_PATTERN,
-                    "description": "An internal note (staff only; the patient never sees it).",
-                },
-                "if_status": {"type": "string", "enum": statuses},
-            },
-            "anyOf": [{"required": ["status"]}, {"required": ["note"]}],
-            "additionalProperties": False,
-        },
-        "UpdateResult": {
-            "type": "object",
-            "required": [*summary_properties, "changed"],
-            "properties": {
-                **summary_properties,
-                "changed": {
-                    "type": "array",
-                    "items": {"type": "string", "enum": ["status", "note"]},
-                    "description": "What changed: empty when the status already was the one given.",
-                },
-            },
-            "additionalProperties": False,
-        },
-        "FhirBundle": {
-            "type": "object",
-            "description": "A FHIR R4 Bundle (http://hl7.org/fhir/R4/bundle.html).",
-            "required": ["resourceType", "type", "entry"],
-            "properties": {
-                "resourceType": {"const": "Bundle"},
-                "type": {"const": "collection"},
-                "identifier": {"type": "object"},
-                "timestamp": {"type": "string"},
-                "entry": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["fullUrl", "resource"],
-                        "properties": {
-                            "fullUrl": {"type": "string"},
-                            "resource": {
-                                "type": "object",
-                                "required": ["resourceType"],
-                                "properties": {"resourceType": {"type": "string"}},
-                            },
-                        },
-                    },
-                },
-            },
+            "schemas": schemas(statuses),
         },
     }

@@ -11,7 +11,9 @@ config = context.config
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
 # Keep the application's own loggers working when migrations run inside it.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# (Alembic's own template guards the file name too: a Config may be made without a file.)
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 

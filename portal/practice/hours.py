@@ -1,0 +1,53 @@
+"""Opening hours: the days and periods the practice is open, and how they read in words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """When the practice is open: periods per weekday (none: closed) and the holidays it closes."""
+
+    days: dict[str, list[tuple[time, time]]]
+    holidays: list[date] = field(default_factory=list)
+
+    def in_words(self) -> list[str]:
+        """One line per run of days with the same hours: "Monday to Friday, 7 am to 4 pm"."""
+        lines = []
+        runs: list[tuple[int, int, list[tuple[time, time]]]] = []
+        for index, day in enumerate(DAYS):
+            periods = self.days.get(day, [])
+            if runs and runs[-1][2] == periods and runs[-1][1] == index - 1:
+                runs[-1] = (runs[-1][0], index, periods)
+            else:
+                runs.append((index, index, periods))
+        for first, last, periods in runs:
+            if not periods:
+                continue  # closed: left out, as a practice's own website does
+            days = DAY_NAMES[first] if first == last else f"{DAY_NAMES[first]} to {DAY_NAMES[last]}"
+            if last == first + 1:
+                days = f"{DAY_NAMES[first]} and {DAY_NAMES[last]}"
+            times = " and ".join(f"{clock(a)} to {clock(b)}" for a, b in periods)
+            lines.append(f"{days}, {times}")
+        return lines
+
+    @property
+    def closed_some_days(self) -> bool:
+        """Whether some day of the week has no opening hours."""
+        return any(not self.days.get(day) for day in DAYS)
+
+    def upcoming_holidays(self, today: date, limit: int = 3) -> list[date]:
+        """The next few holidays, from today on."""
+        return sorted(day for day in self.holidays if day >= today)[:limit]
+
+
+def clock(moment: time) -> str:
+    """7:00 -> "7 am", 16:30 -> "4:30 pm", 12:00 -> "12 pm" (as U.S. practices write it)."""
+    hour = moment.hour % 12 or 12
+    suffix = "am" if moment.hour < 12 else "pm"
+    return f"{hour} {suffix}" if moment.minute == 0 else f"{hour}:{moment.minute:02d} {suffix}"

@@ -1,0 +1,171 @@
+"""The practice profile: who the practice is, shown on every page and used to route email.
+
+Defaults describe Boston Out-Patient Surgical Suites (the first practice). A practice changes
+them in ``instance/practice.toml`` (read by ``loading.py``); any key left out keeps its default.
+Nothing about the practice is written into a template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .formatting import format_phone
+from .hours import DAY_NAMES, DAYS, OpeningHours
+
+
+@dataclass(frozen=True)
+class Link:
+    """A labelled link, to a page of the portal or of the practice's own website."""
+
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A legal notice from the footer; shown by the portal when the practice has no page for it."""
+
+    slug: str
+    title: str
+    url: str | None = None
+    text: str | None = None
+
+
+def _default_notices() -> list[Notice]:
+    return [
+        Notice("nondiscrimination", "Notice of Nondiscrimination"),
+        Notice("privacy-practices", "Notice of Privacy Practices"),
+        Notice("terms-of-service", "Terms of Service"),
+        Notice("internet-privacy", "Internet Privacy Policy"),
+        Notice("billing-disclosure", "Billing Disclosure"),
+    ]
+
+
+@dataclass(frozen=True)
+class Practice:
+    """Everything the portal says about the practice."""
+
+    name: str = "Boston Out-Patient Surgical Suites"
+    phone: str = "+17812095645"
+    street: str = "840 Winter Street"
+    city: str = "Waltham"
+    state: str = "MA"
+    postal_code: str = "02451"
+    timezone: str = "America/New_York"
+    # Free text ("Monday to Friday, 7 am to 4 pm"), or an [hours] table read into OpeningHours.
+    hours: str | OpeningHours | None = None
+    website_url: str | None = None
+    directions_url: str = (
+        "https://www.google.com/maps/search/?api=1&query=840+Winter+Street+Waltham+MA+02451"
+    )
+    # None: the current year in the practice's time zone.
+    copyright_year: int | None = None
+    # A file in the instance folder (SVG or PNG), with its alternative text.
+    logo: str | None = None
+    logo_alt: str | None = None
+    # "#0b4f8a": buttons, the header and headings; it must reach 4.5:1 against white.
+    accent_color: str | None = None
+    specialties: list[str] = field(
+        default_factory=lambda: [
+            "Total hip replacement",
+            "Total knee replacement",
+            "Total shoulder replacement",
+            "Other or not sure",
+        ]
+    )
+    physicians: list[str] = field(default_factory=list)
+    contact_topics: list[str] = field(
+        default_factory=lambda: ["General question", "Billing", "Medical records", "Feedback"]
+    )
+    # Extra navigation to the practice's existing website (Patient Forms, Insurance...).
+    nav_links: list[Link] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=_default_notices)
+    # Specialty or contact topic -> front-desk addresses that receive it instead of the default.
+    routing: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def year(self) -> int:
+        """The year of the copyright line: the profile's, else the current year."""
+        return self.copyright_year or datetime.now(self.zone).year
+
+    @property
+    def hours_in_words(self) -> list[str]:
+        """The opening hours as lines of text (free text is one line); empty when unknown."""
+        if isinstance(self.hours, OpeningHours):
+            return self.hours.in_words()
+        return [self.hours] if self.hours else []
+
+    @property
+    def upcoming_holidays(self) -> list[date]:
+        """The next holidays on which the practice is closed, from today in its time zone."""
+        if not isinstance(self.hours, OpeningHours):
+            return []
+        return self.hours.upcoming_holidays(datetime.now(self.zone).date())
+
+    @property
+    def opening_hours(self) -> OpeningHours | None:
+        """The structured opening hours, when the profile has them."""
+        return self.hours if isinstance(self.hours, OpeningHours) else None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The practice's time zone, in which every time is shown."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def phone_display(self) -> str:
+        """The phone number as people write it, e.g. (781) 209-5645."""
+        return format_phone(self.phone)
+
+    @property
+    def phone_href(self) -> str:
+        """The phone number as a tel: link."""
+        return f"tel:{self.phone}"
+
+    @property
+    def address_lines(self) -> list[str]:
+        """The postal address, one line per item."""
+        return [self.name, f"{self.street},", f"{self.city}, {self.state} {self.postal_code}"]
+
+    def schema_org(self, url: str) -> dict[str, Any]:
+        """The practice as schema.org MedicalClinic, for the home page's JSON-LD block."""
+        clinic: dict[str, Any] = {
+            "@context": "https://schema.org",
+            "@type": "MedicalClinic",
+            "name": self.name,
+            "url": url,
+            "telephone": self.phone,
+            "address": {
+                "@type": "PostalAddress",
+                "streetAddress": self.street,
+                "addressLocality": self.city,
+                "addressRegion": self.state,
+                "postalCode": self.postal_code,
+                "addressCountry": "US" if self.phone.startswith("+1") else None,
+            },
+        }
+        if clinic["address"]["addressCountry"] is None:
+            del clinic["address"]["addressCountry"]
+        if self.website_url:
+            clinic["sameAs"] = [self.website_url]
+        if isinstance(self.hours, OpeningHours):
+            clinic["openingHoursSpecification"] = [
+                {
+                    "@type": "OpeningHoursSpecification",
+                    "dayOfWeek": f"https://schema.org/{DAY_NAMES[index]}",
+                    "opens": opens.strftime("%H:%M"),
+                    "closes": closes.strftime("%H:%M"),
+                }
+                for index, day in enumerate(DAYS)
+                for opens, closes in self.hours.days.get(day, [])
+            ]
+        elif self.hours:
+            clinic["openingHours"] = self.hours  # free text: schema.org takes it as written
+        return clinic
+
+    def notice(self, slug: str) -> Notice | None:
+        """The legal notice with this slug, if the practice has one."""
+        return next((n for n in self.notices if n.slug == slug), None)
