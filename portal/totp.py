@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
 
+from .extensions import SessionLike
 from .models import User, new_session_token, utcnow
 
 # A different key from the one that signs cookies, derived from it: a leaked cookie signature
@@ -68,7 +68,7 @@ def matching_step(secret: str, code: str, clock: float | None = None) -> int | N
     return None
 
 
-def claim_code(session: Session, user: User, code: str, clock: float | None = None) -> bool:
+def claim_code(session: SessionLike, user: User, code: str, clock: float | None = None) -> bool:
     """True when the code is right for the user's authenticator and its step was not used yet.
 
     The step is claimed with one conditional UPDATE; of several requests carrying the same code,
@@ -93,7 +93,7 @@ def claim_code(session: Session, user: User, code: str, clock: float | None = No
 
 
 def confirm_pending(
-    session: Session, user: User, code: str, *, setup_token_hash: str | None = None
+    session: SessionLike, user: User, code: str, *, setup_token_hash: str | None = None
 ) -> bool:
     """Turn two-factor sign-in on with the pending secret if the code is right; True if it did.
 
@@ -164,7 +164,7 @@ def create_setup_link(user: User) -> str:
     return f"{base}/admin/setup/{token}"
 
 
-def setup_link_user(session: Session, token: str) -> User | None:
+def setup_link_user(session: SessionLike, token: str) -> User | None:
     """The active account, still without an authenticator, whose valid set-up link this is."""
     if not token or len(token) > 100:
         return None

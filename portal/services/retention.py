@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy import Select, delete, func, select
 
+from ..extensions import SessionLike
 from ..models import Note, OutboxMessage, Submission, utcnow
-from .actions import Actor, SessionLike, staff_action
+from .actions import Actor, staff_action
 
 # Submissions deleted per statement: bounded IN lists, on SQLite and PostgreSQL alike.
 PURGE_BATCH = 500
