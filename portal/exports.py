@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from sqlalchemy import ColumnElement, Row, func, select
 
 from . import fhir
@@ -198,7 +198,7 @@ def write_xlsx(
             yield chunk
 
 
-def _text_cell(sheet: Any, value: str) -> str | WriteOnlyCell:
+def _text_cell(sheet: Any, value: str) -> str | Cell:
     # openpyxl stores a plain str as text, except one starting with "=", which it would write
     # as a formula: that one gets a cell whose type is forced to text.
     value = ILLEGAL_CHARACTERS_RE.sub("", value)

@@ -14,13 +14,14 @@ import hashlib
 import secrets
 import time
 from datetime import timedelta
+from typing import Any, cast
 
 import pyotp
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from .extensions import SessionLike
 from .models import User, new_session_token, utcnow
@@ -80,14 +81,18 @@ def claim_code(session: SessionLike, user: User, code: str, clock: float | None 
     if step is None:
         return False
     table = User.__table__
-    result = session.execute(
-        update(table)
-        .where(
-            table.c.id == user.id,
-            table.c.totp_secret == user.totp_secret,
-            or_(table.c.totp_last_step.is_(None), table.c.totp_last_step < step),
-        )
-        .values(totp_last_step=step)
+    # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed as Result.
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(table)
+            .where(
+                table.c.id == user.id,
+                table.c.totp_secret == user.totp_secret,
+                or_(table.c.totp_last_step.is_(None), table.c.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+        ),
     )
     return result.rowcount == 1
 
@@ -119,17 +124,21 @@ def confirm_pending(
             table.c.setup_token_hash == setup_token_hash,
             table.c.setup_expires_at > utcnow(),
         ]
-    result = session.execute(
-        update(table)
-        .where(*conditions)
-        .values(
-            totp_secret=secret,
-            totp_pending=None,
-            totp_last_step=step,
-            setup_token_hash=None,
-            setup_expires_at=None,
-            session_token=new_session_token(),
-        )
+    # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed as Result.
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(table)
+            .where(*conditions)
+            .values(
+                totp_secret=secret,
+                totp_pending=None,
+                totp_last_step=step,
+                setup_token_hash=None,
+                setup_expires_at=None,
+                session_token=new_session_token(),
+            )
+        ),
     )
     return result.rowcount == 1
 

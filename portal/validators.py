@@ -57,3 +57,13 @@ def plain_text(form: FlaskForm, field: Field) -> None:
     value = field.data or ""
     if any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n" for ch in value):
         raise ValidationError(f"{field.label.text} must not contain special characters")
+
+
+def add_error(field: Field, message: str) -> None:
+    """Show one more error under a field, after the form's own validation has run."""
+    # Validation leaves a list in field.errors, appended to in place (form.errors may already
+    # hold it); before validation it is the class's empty tuple, which cannot grow.
+    if isinstance(field.errors, list):
+        field.errors.append(message)
+    else:
+        field.errors = [*field.errors, message]

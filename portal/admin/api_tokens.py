@@ -11,7 +11,15 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
-from wtforms import DateField, HiddenField, SelectChoice, SelectMultipleField, StringField
+
+# SelectChoice is new in WTForms 3.3; types-WTForms (3.2) does not list it yet.
+from wtforms import (  # type: ignore[attr-defined]
+    DateField,
+    HiddenField,
+    SelectChoice,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import (
     DataRequired,
     InputRequired,

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from ..extensions import db
 from ..models import User
 from ..services import accounts
+from ..validators import add_error
 from . import bp
 from .auth import step_up_fresh
 from .forms import NewUserForm, RoleForm, UserActionForm
@@ -61,7 +62,7 @@ def create_user() -> Response | tuple[str, int]:
     if form.role.data == "admin" and not step_up_fresh():
         return ask_step_up()
     if accounts.find(db.session, form.email.data) is not None:
-        form.email.errors.append("There is already an account with this email address")
+        add_error(form.email, "There is already an account with this email address")
         return users_page(form, 422)
     user = accounts.create(
         db.session, staff_actor(), form.email.data, form.role.data, form.password.data

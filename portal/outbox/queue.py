@@ -55,7 +55,7 @@ def queue(
 
 def new_message_id(sender: str | Sequence[str] | None) -> str:
     """A Message-ID in the sender's own domain, e.g. <1732...@practice.example>."""
-    address = sender[1] if isinstance(sender, list | tuple) else parseaddr(sender or "")[1]
+    address = parseaddr(sender or "")[1] if sender is None or isinstance(sender, str) else sender[1]
     domain = address.rpartition("@")[2] or "localhost"
     return make_msgid(domain=domain.encode("idna").decode("ascii"))
 
