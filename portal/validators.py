@@ -67,3 +67,12 @@ def add_error(field: Field, message: str) -> None:
         field.errors.append(message)
     else:
         field.errors = [*field.errors, message]
+
+
+def required_text(field: Field) -> str:
+    """A required field's text once its form has validated (its validators refused no answer)."""
+    # Field stubs type data as optional for every field; after validate() a required field holds
+    # its text, so no text here is a programming error (an optional or unvalidated field).
+    if not isinstance(field.data, str):
+        raise RuntimeError(f"required_text() on {field.name}, which holds no validated text")
+    return field.data

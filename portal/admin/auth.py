@@ -29,7 +29,7 @@ from ..extensions import csrf, db, limiter, login_manager
 from ..models import User, utcnow
 from ..services import accounts
 from ..services.actions import record_event, staff_action
-from ..validators import add_error
+from ..validators import add_error, required_text
 from . import bp, throttle
 from .forms import CodeForm, LoginForm, SetupForm
 from .staff import current_staff, staff_actor, visitor
@@ -217,7 +217,9 @@ def login() -> Response | tuple[str, int]:
     if not verdict.allowed:
         refuse(user, verdict, "password")
         return _throttled("admin/login.html", form, verdict)
-    if not password_matches(user, form.password.data) or not user.active:
+    # Checked for an unknown account too (a dummy hash), so both take as long.
+    matches = password_matches(user, required_text(form.password))
+    if user is None or not matches or not user.active:
         detail = {"account": "disabled"} if user is not None and not user.active else {}
         record_failure(user, "password", **detail)
         add_error(form.email, SIGN_IN_FAILED)
@@ -253,7 +255,7 @@ def login_code() -> Response | tuple[str, int]:
     if not verdict.allowed:
         refuse(user, verdict, "code")
         return _throttled("admin/login_code.html", form, verdict)
-    if totp.claim_code(db.session, user, form.code.data):
+    if totp.claim_code(db.session, user, required_text(form.code)):
         session.pop(PENDING, None)
         return complete_sign_in(user, pending.get("next"))
     db.session.rollback()
@@ -301,7 +303,7 @@ def _setup_password_step(user: User, link: str) -> Response | tuple[str, int]:
     if not verdict.allowed:
         refuse(user, verdict, "set-up link")
         return _throttled("admin/setup_link.html", None, verdict, user=user, password_form=form)
-    if not user.check_password(form.password.data):
+    if not user.check_password(required_text(form.password)):
         record_failure(user, "set-up link")
         add_error(form.password, "The password is not right")
         return render_template("admin/setup_link.html", user=user, password_form=form), 200
@@ -324,7 +326,7 @@ def _setup_code_step(user: User, link: str) -> Response | tuple[str, int]:
         refuse(user, verdict, "set-up code")
         return _throttled("admin/setup_link.html", None, verdict, **context)
     if accounts.enable_two_factor(
-        db.session, visitor(user), user, form.code.data, setup_token_hash=link
+        db.session, visitor(user), user, required_text(form.code), setup_token_hash=link
     ):
         session.pop(SETUP_CONFIRMED, None)
         return complete_sign_in(user, None)
