@@ -37,9 +37,9 @@ run: $(BIN)/.installed
 	  trap 'exit 0' INT TERM; \
 	  $(PORTAL) run || [ $$? -ge 128 ]
 
-# Lint and format are checked before the tests, so CI (.ci/run calls `make test`) fails on them.
-# `make test PYTEST_ARGS='tests/test_x.py -q'` still passes its arguments to pytest.
-test: lint
+# Lint, format and types are checked before the tests, so CI (.ci/run calls `make test`) fails
+# on them. `make test PYTEST_ARGS='tests/test_x.py -q'` still passes its arguments to pytest.
+test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed

@@ -215,8 +215,8 @@ def register_templates(app: Flask) -> None:
 
     app.add_template_filter(format_phone, "phone")
     # What a submission's reference, time, form and status are called, in pages and emails.
-    app.add_template_global(LABELS, "submission_labels")
-    app.add_template_global(NOT_GIVEN, "not_given")
+    # Values, not functions (add_template_global is typed for callables): set as Jinja globals.
+    app.jinja_env.globals.update(submission_labels=LABELS, not_given=NOT_GIVEN)
     app.add_template_global(first_admin_hint)
     app.add_template_global(notice_href)
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from .extensions import SessionLike
 from .models import AuditEvent, User
 
 # Action -> how the audit page says it.
@@ -53,7 +54,7 @@ class AuditTrailIsAppendOnly(RuntimeError):
 
 
 def record(
-    session: Session,
+    session: SessionLike,
     action: str,
     *,
     user: User | None = None,

@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from sqlalchemy import ColumnElement, Row, func, select
-from sqlalchemy.orm import Session
 
 from . import fhir
+from .extensions import SessionLike
 from .models import Submission
 from .practice import Practice
 from .submissions import KINDS, export_columns, export_formatter
@@ -105,7 +105,7 @@ def filter_clauses(filters: Filters, zone: ZoneInfo) -> list[ColumnElement[bool]
 
 
 def fetch_rows(
-    session: Session, clauses: Sequence[ColumnElement[bool]], batch_size: int = 1000
+    session: SessionLike, clauses: Sequence[ColumnElement[bool]], batch_size: int = 1000
 ) -> Iterator[Row[Any]]:
     """Every matching submission, oldest first, read batch_size rows per query (keyset paging).
 
@@ -198,7 +198,7 @@ def write_xlsx(
             yield chunk
 
 
-def _text_cell(sheet: Any, value: str) -> str | WriteOnlyCell:
+def _text_cell(sheet: Any, value: str) -> str | Cell:
     # openpyxl stores a plain str as text, except one starting with "=", which it would write
     # as a formula: that one gets a cell whose type is forced to text.
     value = ILLEGAL_CHARACTERS_RE.sub("", value)
@@ -226,7 +226,7 @@ WRITERS = {"csv": write_csv, "xlsx": write_xlsx, "json": write_json}
 
 
 def export(
-    session: Session,
+    session: SessionLike,
     filters: Filters,
     fmt: str,
     zone: ZoneInfo,
@@ -249,7 +249,7 @@ def export(
     return WRITERS[fmt](records(rows, zone), columns_for(filters.form))
 
 
-def snapshot(session: Session, filters: Filters, zone: ZoneInfo) -> tuple[int, int]:
+def snapshot(session: SessionLike, filters: Filters, zone: ZoneInfo) -> tuple[int, int]:
     """How many rows the export holds, and the highest id it may include (for export(upper_id))."""
     upper_id = session.scalar(select(func.max(Submission.id))) or 0
     count = session.scalar(

@@ -111,4 +111,4 @@ def _sendable(address: str | None) -> bool:
 
     Flask-Mail encodes a non-ASCII local part as an RFC 2047 word, which makes another address.
     """
-    return bool(address) and address.rpartition("@")[0].isascii()
+    return bool(address and address.rpartition("@")[0].isascii())

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -28,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 
 from .practice import format_phone
 
-Text = str | LazyString
+Text: TypeAlias = str | LazyString
 
 APPOINTMENT = "appointment"
 CONTACT = "contact"

@@ -14,15 +14,16 @@ import hashlib
 import secrets
 import time
 from datetime import timedelta
+from typing import Any, cast
 
 import pyotp
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, or_, select, update
 
+from .extensions import SessionLike
 from .models import User, new_session_token, utcnow
 
 # A different key from the one that signs cookies, derived from it: a leaked cookie signature
@@ -68,7 +69,7 @@ def matching_step(secret: str, code: str, clock: float | None = None) -> int | N
     return None
 
 
-def claim_code(session: Session, user: User, code: str, clock: float | None = None) -> bool:
+def claim_code(session: SessionLike, user: User, code: str, clock: float | None = None) -> bool:
     """True when the code is right for the user's authenticator and its step was not used yet.
 
     The step is claimed with one conditional UPDATE; of several requests carrying the same code,
@@ -80,20 +81,24 @@ def claim_code(session: Session, user: User, code: str, clock: float | None = No
     if step is None:
         return False
     table = User.__table__
-    result = session.execute(
-        update(table)
-        .where(
-            table.c.id == user.id,
-            table.c.totp_secret == user.totp_secret,
-            or_(table.c.totp_last_step.is_(None), table.c.totp_last_step < step),
-        )
-        .values(totp_last_step=step)
+    # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed as Result.
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(table)
+            .where(
+                table.c.id == user.id,
+                table.c.totp_secret == user.totp_secret,
+                or_(table.c.totp_last_step.is_(None), table.c.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+        ),
     )
     return result.rowcount == 1
 
 
 def confirm_pending(
-    session: Session, user: User, code: str, *, setup_token_hash: str | None = None
+    session: SessionLike, user: User, code: str, *, setup_token_hash: str | None = None
 ) -> bool:
     """Turn two-factor sign-in on with the pending secret if the code is right; True if it did.
 
@@ -119,17 +124,21 @@ def confirm_pending(
             table.c.setup_token_hash == setup_token_hash,
             table.c.setup_expires_at > utcnow(),
         ]
-    result = session.execute(
-        update(table)
-        .where(*conditions)
-        .values(
-            totp_secret=secret,
-            totp_pending=None,
-            totp_last_step=step,
-            setup_token_hash=None,
-            setup_expires_at=None,
-            session_token=new_session_token(),
-        )
+    # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed as Result.
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(table)
+            .where(*conditions)
+            .values(
+                totp_secret=secret,
+                totp_pending=None,
+                totp_last_step=step,
+                setup_token_hash=None,
+                setup_expires_at=None,
+                session_token=new_session_token(),
+            )
+        ),
     )
     return result.rowcount == 1
 
@@ -164,7 +173,7 @@ def create_setup_link(user: User) -> str:
     return f"{base}/admin/setup/{token}"
 
 
-def setup_link_user(session: Session, token: str) -> User | None:
+def setup_link_user(session: SessionLike, token: str) -> User | None:
     """The active account, still without an authenticator, whose valid set-up link this is."""
     if not token or len(token) > 100:
         return None

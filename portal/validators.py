@@ -57,3 +57,22 @@ def plain_text(form: FlaskForm, field: Field) -> None:
     value = field.data or ""
     if any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n" for ch in value):
         raise ValidationError(f"{field.label.text} must not contain special characters")
+
+
+def add_error(field: Field, message: str) -> None:
+    """Show one more error under a field, after the form's own validation has run."""
+    # Validation leaves a list in field.errors, appended to in place (form.errors may already
+    # hold it); before validation it is the class's empty tuple, which cannot grow.
+    if isinstance(field.errors, list):
+        field.errors.append(message)
+    else:
+        field.errors = [*field.errors, message]
+
+
+def required_text(field: Field) -> str:
+    """A required field's text once its form has validated (its validators refused no answer)."""
+    # Field stubs type data as optional for every field; after validate() a required field holds
+    # its text, so no text here is a programming error (an optional or unvalidated field).
+    if not isinstance(field.data, str):
+        raise RuntimeError(f"required_text() on {field.name}, which holds no validated text")
+    return field.data

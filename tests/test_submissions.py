@@ -29,7 +29,7 @@ ELSEWHERE = {
     ("Reference", "templates/admin/outbox.html"),  # what an email is about, on the outbox page
     ("Status", "templates/admin/outbox.html"),  # an email's delivery status
     ("Status", "templates/admin/submission.html"),
-    *((day, "portal/practice.py") for day in submissions.WEEKDAYS),  # opening hours
+    *((day, "portal/practice/hours.py") for day in submissions.WEEKDAYS),  # opening hours
 }
 
 

@@ -15,6 +15,7 @@ from .. import totp
 from ..extensions import db
 from ..models import User
 from ..services import accounts
+from ..validators import add_error, required_text
 from . import bp, throttle
 from .auth import (
     CODE_FAILED,
@@ -78,13 +79,15 @@ def change_password() -> Response | tuple[str, int]:
     user = current_staff()
     form = PasswordChangeForm(account_email=user.email)
     if form.validate():
-        right = _check_own_password(user, form.current_password.data, "password change")
+        right = _check_own_password(user, required_text(form.current_password), "password change")
         if isinstance(right, throttle.Verdict):
             return _too_many(_account_page(password_form=form))
         if not right:
-            form.current_password.errors.append("Your current password is not right")
+            add_error(form.current_password, "Your current password is not right")
         else:
-            accounts.set_password(db.session, staff_actor(user), user, form.new_password.data)
+            accounts.set_password(
+                db.session, staff_actor(user), user, required_text(form.new_password)
+            )
             return _signed_out_elsewhere(user, "Your password was changed.")
     return _account_page(password_form=form), 422
 
@@ -101,9 +104,11 @@ def two_factor() -> Response | tuple[str, int] | str:
     secret = accounts.pending_secret(db.session, user)
     form = TwoFactorOnForm()
     if form.validate_on_submit():
-        if accounts.enable_two_factor(db.session, staff_actor(user), user, form.code.data):
+        if accounts.enable_two_factor(
+            db.session, staff_actor(user), user, required_text(form.code)
+        ):
             return _signed_out_elsewhere(user, "Two-factor sign-in is on.")
-        form.code.errors.append(CODE_FAILED)
+        add_error(form.code, CODE_FAILED)
     status = 422 if request.method == "POST" else 200
     return render_template("admin/two_factor.html", form=form, **provisioning(user, secret)), status
 
@@ -117,18 +122,18 @@ def two_factor_off() -> Response | tuple[str, int]:
         abort(403)
     if form.validate():
         if user.totp_secret and not form.code.data:
-            form.code.errors.append("Enter the 6-digit code from your authenticator app")
+            add_error(form.code, "Enter the 6-digit code from your authenticator app")
             return _account_page(off_form=form), 422
         # The same throttle as signing in: a taken-over session must not try passwords freely.
-        right = _check_own_password(user, form.password.data, "two-factor off")
+        right = _check_own_password(user, required_text(form.password), "two-factor off")
         if isinstance(right, throttle.Verdict):
             return _too_many(_account_page(off_form=form))
         if not right:
-            form.password.errors.append("Your current password is not right")
-        elif user.totp_secret and not totp.claim_code(db.session, user, form.code.data):
+            add_error(form.password, "Your current password is not right")
+        elif user.totp_secret and not totp.claim_code(db.session, user, required_text(form.code)):
             db.session.rollback()
             record_failure(user, "two-factor off code")
-            form.code.errors.append(CODE_FAILED)
+            add_error(form.code, CODE_FAILED)
         else:
             accounts.disable_two_factor(db.session, staff_actor(user), user)
             return _signed_out_elsewhere(user, "Two-factor sign-in is off.")
@@ -144,14 +149,14 @@ def step_up() -> Response | tuple[str, int]:
     form = StepUpForm()
     status = 200
     if form.validate_on_submit():
-        right = _check_own_password(user, form.password.data, "step-up")
+        right = _check_own_password(user, required_text(form.password), "step-up")
         if isinstance(right, throttle.Verdict):
             return _too_many(render_template("admin/step_up.html", form=form))
         if right:
             db.session.commit()  # the throttle's forgiveness
             session[STEP_UP_AT] = int(now())
             return redirect(target, code=303)
-        form.password.errors.append("Your password is not right")
+        add_error(form.password, "Your password is not right")
         status = 422
     elif request.method == "POST":
         status = 422

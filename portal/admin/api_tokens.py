@@ -11,7 +11,15 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
-from wtforms import DateField, HiddenField, SelectChoice, SelectMultipleField, StringField
+
+# SelectChoice is new in WTForms 3.3; types-WTForms (3.2) does not list it yet.
+from wtforms import (  # type: ignore[attr-defined]
+    DateField,
+    HiddenField,
+    SelectChoice,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -25,7 +33,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..extensions import db
 from ..models import API_SCOPES, ApiToken, utcnow
 from ..services.actions import staff_action
-from ..validators import single_line
+from ..validators import required_text, single_line
 from . import bp
 from .forms import typed_text
 from .staff import current_staff, staff_actor
@@ -94,7 +102,8 @@ def create_api_token() -> tuple[str, int]:
         form.name.errors = [*form.name.errors, "There is already a token with this name"]
         return _page(form, status=422)
     secret = ApiToken.new_secret()
-    scopes = [s for s in API_SCOPES if s in form.scopes.data]
+    chosen = form.scopes.data or []  # DataRequired: a list of at least one once validated
+    scopes = [s for s in API_SCOPES if s in chosen]
     detail = {"scopes": scopes, "expires_on": _iso(form.expires_on.data)}
     with staff_action(db.session, staff_actor(), "api_token.created", target=name, detail=detail):
         db.session.add(
@@ -114,7 +123,7 @@ def create_api_token() -> tuple[str, int]:
 @bp.post("/api-tokens/revoke")
 def revoke_api_token() -> Response:
     form = RevokeTokenForm()
-    token = db.session.get(ApiToken, int(form.token.data)) if form.validate() else None
+    token = db.session.get(ApiToken, int(required_text(form.token))) if form.validate() else None
     if token is None:
         abort(404)
     if token.revoked_at is None:

@@ -29,6 +29,7 @@ from ..extensions import csrf, db, limiter, login_manager
 from ..models import User, utcnow
 from ..services import accounts
 from ..services.actions import record_event, staff_action
+from ..validators import add_error, required_text
 from . import bp, throttle
 from .forms import CodeForm, LoginForm, SetupForm
 from .staff import current_staff, staff_actor, visitor
@@ -216,10 +217,12 @@ def login() -> Response | tuple[str, int]:
     if not verdict.allowed:
         refuse(user, verdict, "password")
         return _throttled("admin/login.html", form, verdict)
-    if not password_matches(user, form.password.data) or not user.active:
+    # Checked for an unknown account too (a dummy hash), so both take as long.
+    matches = password_matches(user, required_text(form.password))
+    if user is None or not matches or not user.active:
         detail = {"account": "disabled"} if user is not None and not user.active else {}
         record_failure(user, "password", **detail)
-        form.email.errors.append(SIGN_IN_FAILED)
+        add_error(form.email, SIGN_IN_FAILED)
         return render_template("admin/login.html", form=form), 200
     if user.totp_secret or current_app.config["REQUIRE_2FA"]:
         # The password was right: take its count back, but this address starts afresh only
@@ -252,12 +255,12 @@ def login_code() -> Response | tuple[str, int]:
     if not verdict.allowed:
         refuse(user, verdict, "code")
         return _throttled("admin/login_code.html", form, verdict)
-    if totp.claim_code(db.session, user, form.code.data):
+    if totp.claim_code(db.session, user, required_text(form.code)):
         session.pop(PENDING, None)
         return complete_sign_in(user, pending.get("next"))
     db.session.rollback()
     record_failure(user, "code")
-    form.code.errors.append(CODE_FAILED)
+    add_error(form.code, CODE_FAILED)
     return render_template("admin/login_code.html", form=form), 200
 
 
@@ -300,9 +303,9 @@ def _setup_password_step(user: User, link: str) -> Response | tuple[str, int]:
     if not verdict.allowed:
         refuse(user, verdict, "set-up link")
         return _throttled("admin/setup_link.html", None, verdict, user=user, password_form=form)
-    if not user.check_password(form.password.data):
+    if not user.check_password(required_text(form.password)):
         record_failure(user, "set-up link")
-        form.password.errors.append("The password is not right")
+        add_error(form.password, "The password is not right")
         return render_template("admin/setup_link.html", user=user, password_form=form), 200
     throttle.forgive(user, request.remote_addr)
     # A new secret each time the password is confirmed: whoever saw the page before does not
@@ -323,12 +326,12 @@ def _setup_code_step(user: User, link: str) -> Response | tuple[str, int]:
         refuse(user, verdict, "set-up code")
         return _throttled("admin/setup_link.html", None, verdict, **context)
     if accounts.enable_two_factor(
-        db.session, visitor(user), user, form.code.data, setup_token_hash=link
+        db.session, visitor(user), user, required_text(form.code), setup_token_hash=link
     ):
         session.pop(SETUP_CONFIRMED, None)
         return complete_sign_in(user, None)
     record_failure(user, "set-up code")
-    form.code.errors.append(CODE_FAILED)
+    add_error(form.code, CODE_FAILED)
     return render_template("admin/setup_link.html", **context), 200
 
 

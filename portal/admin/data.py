@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import (
     Response,
@@ -14,6 +15,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import or_, select
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .. import exports
 from ..audit import ACTIONS
@@ -40,13 +42,14 @@ def filters_from(form: FilterForm) -> Filters:
 
 
 @bp.get("/export")
-def export() -> Response | tuple[str, int]:
+def export() -> WerkzeugResponse | tuple[str, int]:
     """Choose what to export; the download itself is export_file."""
     submitted = "format" in request.args
     form = ExportForm(formdata=request.args if submitted else None)
     if submitted and form.validate():
         filters = filters_from(form)
-        params = {k: v for k, v in filters.describe().items() if v}
+        # url_for takes its values as Any, beside its own typed _external, _anchor...
+        params: dict[str, Any] = {k: v for k, v in filters.describe().items() if v}
         return redirect(url_for(".export_file", fmt=form.format.data or "csv", **params), 303)
     if not submitted:
         return render_template("admin/export.html", form=form), 200
@@ -97,10 +100,11 @@ def audit_log() -> tuple[str, int]:
     since = None if form.since.errors else form.since.data
     until = None if form.until.errors else form.until.data
     start, end = local_day_bounds(since, until, practice().zone)
-    if start is not None:
+    # A start comes from a since and an end from an until, never alone.
+    if start is not None and since is not None:
         statement = statement.where(AuditEvent.created_at >= start)
         used["since"] = since.isoformat()
-    if end is not None:
+    if end is not None and until is not None:
         statement = statement.where(AuditEvent.created_at < end)
         used["until"] = until.isoformat()
     page = db.paginate(

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import OutboxMessage
 from ..outbox import trouble
 from ..services import delivery
+from ..validators import required_text
 from . import bp
 from .forms import ConfirmForm, MessageActionForm, TestEmailForm
 from .staff import staff_actor
@@ -88,7 +89,7 @@ def _message_id() -> int:
     form = MessageActionForm()
     if not form.validate():
         abort(400)
-    return int(form.message.data)
+    return int(required_text(form.message))
 
 
 @bp.post("/outbox/retry")
@@ -115,7 +116,7 @@ def send_test_email() -> Response | tuple[str, int]:
     form = TestEmailForm()
     if not form.validate():
         return outbox_page(form, 422)
-    message = delivery.send_test(db.session, form.email.data, staff_actor())
+    message = delivery.send_test(db.session, required_text(form.email), staff_actor())
     flash(
         f"Test email {message.reference} queued. Its outcome shows under Test emails below "
         "(reload the page in a moment).",

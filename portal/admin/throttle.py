@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy import CursorResult, case, delete, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -84,10 +85,14 @@ def current(key: str, window: int, now: datetime | None = None) -> int:
 def _take_turn(key: str, delay: int, now: datetime) -> int:
     """Claim the account's next turn (a conditional UPDATE): 0 if claimed, else seconds to wait."""
     table = LoginThrottle.__table__
-    claimed = db.session.execute(
-        update(table)
-        .where(table.c.key == key, or_(table.c.not_before.is_(None), table.c.not_before <= now))
-        .values(not_before=now + timedelta(seconds=delay))
+    # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed as Result.
+    claimed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(table)
+            .where(table.c.key == key, or_(table.c.not_before.is_(None), table.c.not_before <= now))
+            .values(not_before=now + timedelta(seconds=delay))
+        ),
     ).rowcount
     if claimed:
         return 0

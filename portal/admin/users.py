@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from ..extensions import db
 from ..models import User
 from ..services import accounts
+from ..validators import add_error, required_text
 from . import bp
 from .auth import step_up_fresh
 from .forms import NewUserForm, RoleForm, UserActionForm
@@ -60,11 +61,15 @@ def create_user() -> Response | tuple[str, int]:
         return users_page(form, 422)
     if form.role.data == "admin" and not step_up_fresh():
         return ask_step_up()
-    if accounts.find(db.session, form.email.data) is not None:
-        form.email.errors.append("There is already an account with this email address")
+    if accounts.find(db.session, required_text(form.email)) is not None:
+        add_error(form.email, "There is already an account with this email address")
         return users_page(form, 422)
     user = accounts.create(
-        db.session, staff_actor(), form.email.data, form.role.data, form.password.data
+        db.session,
+        staff_actor(),
+        required_text(form.email),
+        required_text(form.role),
+        required_text(form.password),
     )
     flash(f"Account {user.email} added.", "success")
     return back_to_users()
@@ -89,7 +94,7 @@ def change_role() -> Response:
         flash("You cannot change your own role.", "error")
     elif not step_up_fresh():
         return ask_step_up()
-    elif accounts.set_role(db.session, staff_actor(), user, form.role.data):
+    elif accounts.set_role(db.session, staff_actor(), user, required_text(form.role)):
         flash(f"{user.email} is now {'an admin' if user.role == 'admin' else 'staff'}.", "success")
     return back_to_users()
 

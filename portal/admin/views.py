@@ -17,6 +17,7 @@ from ..practice import Practice
 from ..services import submissions as service
 from ..services.actions import record_event
 from ..submissions import STATUSES, answers
+from ..validators import required_text
 from . import bp
 from .forms import InboxForm, NoteForm, ResendForm, StatusForm
 from .staff import staff_actor
@@ -59,12 +60,13 @@ def inbox_filters(form: InboxForm) -> tuple[list[ColumnElement[bool]], dict[str,
     if start is not None:
         clauses.append(Submission.created_at >= start)
         used["since"] = since.isoformat()
-    if end is not None:
+    if end is not None and until is not None:  # an end comes from an until, never alone
         clauses.append(Submission.created_at < end)
         used["until"] = until.isoformat()
-    if valid(form.q):
-        clauses.append(search_clause(form.q.data))
-        used["q"] = form.q.data
+    q = None if form.q.errors else form.q.data
+    if q:
+        clauses.append(search_clause(q))
+        used["q"] = q
     return clauses, used
 
 
@@ -163,7 +165,8 @@ def notification_statuses(references: list[str]) -> dict[str, str]:
     ).all()
     found: dict[str, set[str]] = {}
     for reference, status in rows:
-        found.setdefault(reference, set()).add(status)
+        if reference is not None:  # the column may be NULL, though in_() never matches it
+            found.setdefault(reference, set()).add(status)
     return {
         reference: next(label for key, label in MESSAGE_STATUSES.items() if key in statuses)
         for reference, statuses in found.items()
@@ -288,7 +291,7 @@ def add_note(reference: str) -> Response | tuple[str, int]:
     submission, form = find_submission(reference), NoteForm()
     if not form.validate():
         return detail_page(submission, note_form=form, status=422)
-    service.add_note(db.session, submission, staff_actor(), form.text.data)
+    service.add_note(db.session, submission, staff_actor(), required_text(form.text))
     flash("Note added.", "success")
     return redirect(url_for(".submission", reference=reference, _anchor="notes"), code=303)
 
@@ -299,7 +302,9 @@ def resend(reference: str) -> Response:
     form = ResendForm()
     kind = None
     if form.validate():
-        kind = service.resend(db.session, reference, int(form.message.data), staff_actor())
+        kind = service.resend(
+            db.session, reference, int(required_text(form.message)), staff_actor()
+        )
     if kind is None:
         abort(404)
     flash(f"The {kind.lower()} will be sent again in a moment.", "success")

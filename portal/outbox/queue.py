@@ -13,8 +13,8 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from ..extensions import SessionLike
 from ..models import OutboxMessage, utcnow
 
 STATUSES = ("queued", "retrying", "sent", "failed")
@@ -24,7 +24,7 @@ ERROR_LIMIT = 1000
 
 
 def queue(
-    session: Session,
+    session: SessionLike,
     *,
     recipient: str,
     subject: str,
@@ -55,12 +55,12 @@ def queue(
 
 def new_message_id(sender: str | Sequence[str] | None) -> str:
     """A Message-ID in the sender's own domain, e.g. <1732...@practice.example>."""
-    address = sender[1] if isinstance(sender, list | tuple) else parseaddr(sender or "")[1]
+    address = parseaddr(sender or "")[1] if sender is None or isinstance(sender, str) else sender[1]
     domain = address.rpartition("@")[2] or "localhost"
     return make_msgid(domain=domain.encode("idna").decode("ascii"))
 
 
-def resend(session: Session, message: OutboxMessage) -> None:
+def resend(session: SessionLike, message: OutboxMessage) -> None:
     """Queue a message again, due now (not committed): for staff who ask for it to be resent.
 
     A failed or pending message keeps its Message-ID; a message that was already sent gets a
@@ -80,7 +80,7 @@ def resend(session: Session, message: OutboxMessage) -> None:
     session.add(message)
 
 
-def status_counts(session: Session) -> dict[str, int]:
+def status_counts(session: SessionLike) -> dict[str, int]:
     """How many messages are in each status."""
     rows = session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
@@ -90,7 +90,7 @@ def status_counts(session: Session) -> dict[str, int]:
     return counts
 
 
-def oldest_pending(session: Session) -> datetime | None:
+def oldest_pending(session: SessionLike) -> datetime | None:
     """When the oldest message not yet sent or failed was queued, if there is one."""
     return session.scalar(
         select(func.min(OutboxMessage.queued_at)).where(OutboxMessage.status.in_(PENDING))

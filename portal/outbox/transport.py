@@ -123,7 +123,7 @@ class SMTPTransport:
                 code, text = smtp.rcpt(recipient, list(message.rcpt_options))
                 if code not in (250, 251):
                     refused = {recipient: (code, text)}
-                    raise smtplib.SMTPRecipientsRefused(refused)  # type: ignore[arg-type]
+                    raise smtplib.SMTPRecipientsRefused(refused)
             stage = policy.DATA
             code, text = smtp.data(content)
             if code != 250:

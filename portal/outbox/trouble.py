@@ -22,14 +22,13 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import CursorResult, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from ..extensions import db
+from ..extensions import SessionLike, db
 from ..models import DeliveryState, OutboxMessage, utcnow
 from .queue import oldest_pending
 
@@ -121,7 +120,7 @@ def _failing_reason(last_error: str | None) -> str:
     return "attempts_failing"
 
 
-def evaluate(session: Session, now: datetime | None = None) -> Trouble:
+def evaluate(session: SessionLike, now: datetime | None = None) -> Trouble:
     """Read the three conditions of trouble and the shared row; changes nothing."""
     config = current_app.config
     now = now or utcnow()
@@ -235,7 +234,7 @@ def maybe_check() -> None:
         log.exception("delivery trouble check failed")
 
 
-def _claim_start(session: Session, now: datetime, reason: str) -> bool:
+def _claim_start(session: SessionLike, now: datetime, reason: str) -> bool:
     """Set trouble_since where it is unset; create the row if no worker has yet."""
     statement = (
         update(DeliveryState)
@@ -265,9 +264,12 @@ def _claim_start(session: Session, now: datetime, reason: str) -> bool:
     return True
 
 
-def _claim(session: Session, statement: Any) -> bool:
+def _claim(session: SessionLike, statement: Any) -> bool:
     """Run a conditional UPDATE and commit; True when it changed the row."""
-    result = session.execute(statement.execution_options(synchronize_session=False))
+    # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed as Result.
+    result = cast(
+        CursorResult[Any], session.execute(statement.execution_options(synchronize_session=False))
+    )
     if result.rowcount == 1:
         session.commit()
         return True
@@ -291,9 +293,11 @@ def describe(trouble: Trouble) -> str:
             parts.append(f"the last {trouble.consecutive_failures} attempts to send email failed")
         else:
             parts.append(REASONS[code])
-    code = smtp_code(trouble.server_answer)
+    answer = smtp_code(trouble.server_answer)
     sentence = "; ".join(parts) or "email is not getting through"
-    return sentence[0].upper() + sentence[1:] + (f" (the mail server said {code})" if code else "")
+    return (
+        sentence[0].upper() + sentence[1:] + (f" (the mail server said {answer})" if answer else "")
+    )
 
 
 def _announce(

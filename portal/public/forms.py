@@ -14,7 +14,7 @@ from typing import ClassVar
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
-from wtforms import (
+from wtforms import (  # type: ignore[attr-defined]  # SelectChoice: WTForms 3.3, stubs 3.2
     BooleanField,
     Field,
     HiddenField,
@@ -32,7 +32,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from .. import submissions as schema
 from ..practice import Practice
 from ..submissions import APPOINTMENT, CONTACT, form_field
-from ..validators import drop_format_characters, plain_text, single_line, strip
+from ..validators import add_error, drop_format_characters, plain_text, single_line, strip
 
 NAME_MAX = 100
 TEXT_MAX = 2000
@@ -59,7 +59,7 @@ def new_form_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def phone_number(form: FlaskForm, field: Field) -> None:
+def phone_number(form: FlaskForm, field: PhoneField) -> None:
     """Parse with phonenumbers (US by default) and keep the E.164 form beside the typed text."""
     if not field.data:
         return
@@ -72,7 +72,7 @@ def phone_number(form: FlaskForm, field: Field) -> None:
     field.e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def email_address(form: FlaskForm, field: Field) -> None:
+def email_address(form: FlaskForm, field: EmailField) -> None:
     """Check syntax only (no DNS: the form must work offline) and keep the normalised address."""
     if not field.data:
         return
@@ -336,9 +336,7 @@ class AppointmentForm(PatientForm):
         valid = super().validate(extra_validators)
         # Optional() stops the email field's own chain when empty, so this rule lives here.
         if self.contact_method.data == "email" and not self.email.data and not self.email.errors:
-            self.email.errors.append(
-                "Enter your email address, or choose another way to contact you"
-            )
+            add_error(self.email, "Enter your email address, or choose another way to contact you")
             valid = False
         return valid
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from .. import totp
+from ..extensions import SessionLike
 from ..models import ROLES, User
 from ..passwords import password_problem
-from .actions import Actor, SessionLike, staff_action, unit_of_work
+from .actions import Actor, staff_action, unit_of_work
 
 
 class AccountError(ValueError):

@@ -12,13 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 
-from sqlalchemy.orm import Session, scoped_session
-
 from .. import audit
+from ..extensions import SessionLike
 from ..models import ApiToken, User
-
-# What a service works in: a Session, or Flask-SQLAlchemy's db.session (a scoped_session).
-SessionLike = Session | scoped_session[Any]
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,7 @@ def audit_event(session: SessionLike, actor: Actor, action: str, **about: Unpack
 
 
 @contextmanager
-def unit_of_work(session: SessionLike) -> Iterator[Session]:
+def unit_of_work(session: SessionLike) -> Iterator[SessionLike]:
     """Commit what the block did when it ends normally; roll all of it back when it raises."""
     try:
         yield session

@@ -13,8 +13,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from .. import outbox
+from ..extensions import SessionLike
 from ..models import REFERENCE_ALPHABET, OutboxMessage, utcnow
-from .actions import Actor, SessionLike, staff_action
+from .actions import Actor, staff_action
 
 __all__ = ["Actor", "mark_handled", "recent_tests", "retry_failed", "retry_one", "send_test"]
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from flask import current_app
 
 from .. import exports
-from .actions import Actor, SessionLike, staff_action
+from ..extensions import SessionLike
+from .actions import Actor, staff_action
 
 
 @dataclass(frozen=True)

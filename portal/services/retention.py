@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import CursorResult, Select, delete, func, select
 
+from ..extensions import SessionLike
 from ..models import Note, OutboxMessage, Submission, utcnow
-from .actions import Actor, SessionLike, staff_action
+from .actions import Actor, staff_action
 
 # Submissions deleted per statement: bounded IN lists, on SQLite and PostgreSQL alike.
 PURGE_BATCH = 500
@@ -80,7 +81,8 @@ def _count_batch(session: SessionLike, ids: list[int], references: list[str]) ->
 
 def _delete_batch(session: SessionLike, ids: list[int], references: list[str]) -> dict[str, int]:
     def rows(statement: Any) -> int:
-        return session.execute(statement).rowcount
+        # A DELETE's result is a CursorResult (it has rowcount); Session.execute is typed as Result.
+        return cast(CursorResult[Any], session.execute(statement)).rowcount
 
     return {
         "notes": rows(delete(Note).where(Note.submission_id.in_(ids))),

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import select
 
 from .. import outbox
+from ..extensions import SessionLike
 from ..models import STATUSES, Note, OutboxMessage, Submission
-from .actions import Actor, SessionLike, audit_event, staff_action, unit_of_work
+from .actions import Actor, audit_event, staff_action, unit_of_work
 
 __all__ = ["Actor", "StatusConflict", "Update", "add_note", "resend", "set_status"]
 
