@@ -12,9 +12,8 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy.engine import make_url
 
-from . import assets, errors, logs, security
+from . import assets, errors, logs, security, storage, webhooks
 from . import config as default_config
-from . import assets, errors, logs, security, storage
 from .extensions import HttpsSessionInterface, csrf, db, limiter, login_manager, mail, migrate
 from .firstrun import first_admin_hint
 from .notices import notice_href
@@ -45,6 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     security.register(app)  # last: ProxyFix must wrap everything else
     register_commands(app)
+    webhooks.init_app(app)  # the delivery.failed event and the FHIR in opted-in webhooks
     return app
 
 

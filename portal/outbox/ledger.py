@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from flask import current_app
 from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -107,8 +108,11 @@ class Ledger:
     ) -> set[int]:
         lost: set[int] = set()
         for row, verdict in self.pending:
-            if not self._finish(row, **self._failure_values(row, verdict, now)):
+            values = self._failure_values(row, verdict, now)
+            if not self._finish(row, **values):
                 lost.add(row.id)
+            elif values["status"] == "failed":
+                on_failed(row.id)
         if sent is not None and not self._finish(sent, status="sent", sent_at=now, last_error=None):
             lost.add(sent.id)
         if release:
@@ -137,9 +141,17 @@ class Ledger:
 
     def _failure_values(self, row: Claimed, verdict: Verdict, now: datetime) -> dict[str, Any]:
         attempts = row.attempts + 1
+        exhausted = verdict.max_attempts is not None and attempts >= verdict.max_attempts
         next_attempt = (
-            None if verdict.permanent else self.policy.next_attempt(row.queued_at, attempts, now)
+            None
+            if verdict.permanent or exhausted
+            else self.policy.next_attempt(row.queued_at, attempts, now)
         )
+        if next_attempt is not None and verdict.retry_after:
+            # The receiver said when to come back (Retry-After): no sooner, but not past the
+            # give-up deadline either.
+            later = now + timedelta(seconds=verdict.retry_after)
+            next_attempt = min(max(next_attempt, later), self.policy.deadline(row.queued_at))
         if next_attempt is None:
             return {"status": "failed", "last_error": verdict.detail[:ERROR_LIMIT]}
         return {
@@ -162,6 +174,17 @@ class Ledger:
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)
+
+
+def on_failed(message_id: int) -> None:
+    """Tell the app a message failed for good, in the transaction that records it.
+
+    The app registers ``outbox.on_failed`` (the ``delivery.failed`` webhook event); the outbox
+    itself knows nothing about what a message is about.
+    """
+    hook = current_app.extensions.get("outbox.on_failed")
+    if hook is not None:
+        hook(db.session, message_id)
 
 
 def _log_lost(owner: str, row: Claimed) -> None:

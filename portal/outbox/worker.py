@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,10 +28,10 @@ from sqlalchemy import or_, select, update
 
 from ..extensions import db
 from ..models import OutboxMessage, utcnow
-from . import trouble
+from . import trouble, webhook
 from .lease import LeaseKeeper
 from .ledger import Ledger
-from .policy import BUILD, RetryPolicy, Verdict, classify
+from .policy import BUILD, HTTP, RetryPolicy, Verdict, classify
 from .queue import PENDING
 from .state import DeliveryStateStore
 from .transport import FileTransport, Transport, _fields, build, transport_for_app
@@ -53,6 +53,8 @@ class Claimed:
     context: dict[str, Any]
     attempts: int
     queued_at: datetime
+    channel: str = "email"
+    endpoint_id: int | None = None
 
     @classmethod
     def of(cls, m: OutboxMessage) -> Claimed:
@@ -68,6 +70,8 @@ class Claimed:
             context=dict(m.context or {}),
             attempts=m.attempts,
             queued_at=m.queued_at,
+            channel=m.channel or "email",
+            endpoint_id=m.webhook_endpoint_id,
         )
 
 
@@ -179,6 +183,9 @@ class Worker:
                 return
             if keeper.is_lost(row.id):
                 continue  # another worker took it over while this one was busy
+            if row.channel == webhook.WEBHOOK:
+                self._deliver_webhook(row, ledger, keeper)
+                continue
             try:
                 message = build(row)
             except Exception as error:
@@ -209,6 +216,21 @@ class Worker:
                     "sent outbox message %s (%s)", row.id, row.reference, extra=_fields(row, "sent")
                 )
         ledger.close()
+
+    def _deliver_webhook(self, row: Claimed, ledger: Ledger, keeper: LeaseKeeper) -> None:
+        """One webhook: its failures are its endpoint's alone, so the batch always goes on."""
+        try:
+            webhook.send(row)
+        except Exception as error:
+            # Anything unforeseen is retried like a dropped connection, but never server-wide.
+            verdict = classify(error, HTTP)
+            if verdict.server_wide:
+                verdict = replace(verdict, server_wide=False)
+            ledger.failed(row, verdict)
+            return
+        ledger.sent(row)
+        keeper.finished(row.id)
+        log.info("sent webhook %s (%s)", row.id, row.reference, extra=_fields(row, "sent"))
 
     def _record_failure(self, row: Claimed, verdict: Verdict) -> None:
         """Record one failed attempt on its own (for a caller outside a batch)."""

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.wrappers import Response
 
+from .. import webhooks
 from ..extensions import csrf, db, limiter
 from ..models import Submission, new_reference
 from ..notices import notice_body
@@ -169,6 +170,7 @@ def _store(kind: str, form: PatientForm) -> str:
         db.session.add(submission)
         # The emails are written in the same transaction: they exist exactly when it does.
         queue_submission_emails(submission)
+        webhooks.submission_created(db.session, submission)  # and its webhook events
         reference = submission.reference  # read now: after the commit it would be reloaded
         try:
             db.session.commit()
