@@ -432,3 +432,26 @@ def test_fhir_bundle_is_added_at_delivery_only_for_https_endpoints_that_opt_in(
         assert webhooks.body_with_fhir(body, over_http) == body
         # The outbox row itself never holds the Bundle.
         assert all("fhir" not in m.context["data"] for m in webhook_rows(app))
+
+
+def test_api_patch_emits_one_submission_updated_and_no_change_emits_none(
+    private_hooks, app, client, receiver
+):
+    from .admin_helpers import add_submission
+    from .test_api import bearer, make_token
+
+    secret = add_endpoint(app, receiver.url, ("submission.updated",))
+    token = make_token(app)
+    reference = add_submission(app)
+    url = f"/api/v1/submissions/{reference}"
+    answer = client.patch(
+        url, json={"status": "scheduled", "note": "Booked."}, headers=bearer(token)
+    )
+    assert answer.status_code == 200
+    assert client.patch(url, json={"status": "scheduled"}, headers=bearer(token)).status_code == 200
+    deliver(app)
+    receiver.wait_for(1)
+    time.sleep(0.2)
+    (request,) = receiver.received
+    body = verified(secret, request)
+    assert body["data"]["changes"] == ["status", "note"] and "Booked" not in request.body.decode()
