@@ -32,7 +32,7 @@ from portal.models import (
     WebhookEndpoint,
     utcnow,
 )
-from portal.outbox import RetryPolicy
+from portal.outbox import RetryPolicy, trouble
 from portal.outbox.ledger import Ledger
 from portal.outbox.policy import webhook_verdict
 from portal.outbox.state import DeliveryStateStore
@@ -220,7 +220,7 @@ def test_retry_after_is_honoured_and_other_4xx_fail_after_a_few_attempts(setting
 
 
 def test_410_disables_the_endpoint_audited_and_raises_the_alarm(
-    private_hooks, app, receiver, post_appointment
+    private_hooks, app, client, receiver, post_appointment
 ):
     add_endpoint(app, receiver.url, ("submission.created",))
     receiver.answers = [(410, {})]
@@ -230,13 +230,22 @@ def test_410_disables_the_endpoint_audited_and_raises_the_alarm(
     assert row.status == "failed"
     with app.app_context():
         endpoint = db.session.scalars(select(WebhookEndpoint)).one()
+        endpoint_id = endpoint.id
         assert not endpoint.enabled and "410" in endpoint.disabled_reason
-        assert (
-            db.session.get(DeliveryState, 1).consecutive_failures
-            >= app.config["DELIVERY_ALARM_AFTER"]
-        )
+        # The delivery alarm: it holds (banner, /healthz/delivery) until an admin acts, even
+        # though the emails of the same batch went out.
+        state = trouble.evaluate(db.session)
+        assert "webhook_gone" in state.reasons and state.gone_endpoints == 1
     (event,) = audit_events(app, "webhook.disabled")
     assert event.actor == "delivery worker"
+    assert client.get("/healthz/delivery").status_code == 503
+    make_user(app, ADMIN, "admin")
+    sign_in(client, ADMIN)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "1 webhook receiver answered 410 Gone, so its endpoint was disabled" in page
+    post(client, "/admin/webhooks/enable", {"endpoint": endpoint_id}, "/admin/webhooks")
+    with app.app_context():
+        assert "webhook_gone" not in trouble.evaluate(db.session).reasons
 
 
 def test_endpoint_resolving_to_loopback_is_refused_at_creation_and_at_delivery(
@@ -455,3 +464,31 @@ def test_api_patch_emits_one_submission_updated_and_no_change_emits_none(
     (request,) = receiver.received
     body = verified(secret, request)
     assert body["data"]["changes"] == ["status", "note"] and "Booked" not in request.body.decode()
+
+
+def test_webhooks_flow_while_the_mail_server_is_down_and_do_not_hide_its_failures(
+    private_hooks, app, receiver, post_appointment
+):
+    from .smtp import PLAIN_SMTP, free_port
+
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), **PLAIN_SMTP)
+    secret = add_endpoint(app, receiver.url, ("submission.created",))
+    post_appointment()
+    deliver(app)
+    receiver.wait_for(1)
+    with app.app_context():
+        state = db.session.get(DeliveryState, 1)
+        assert state.backoff_until is not None and state.consecutive_failures == 1
+    # The workers hold email back; a new event still goes out at once, and its success does not
+    # end the mail server's failure streak or its backoff.
+    post_appointment()
+    deliver(app)
+    receiver.wait_for(2)
+    assert [verified(secret, r)["type"] for r in receiver.received] == ["submission.created"] * 2
+    with app.app_context():
+        state = db.session.get(DeliveryState, 1)
+        assert state.backoff_until is not None and state.consecutive_failures == 1
+        emails = db.session.scalars(
+            select(OutboxMessage.status).where(OutboxMessage.channel == "email")
+        ).all()
+    assert set(emails) <= {"queued", "retrying"}

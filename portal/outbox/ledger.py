@@ -25,6 +25,7 @@ from .policy import DATA, RCPT, RetryPolicy, Verdict
 from .queue import ERROR_LIMIT
 from .state import DeliveryStateStore
 from .transport import _fields
+from .webhook import WEBHOOK
 
 if TYPE_CHECKING:
     from .worker import Claimed
@@ -57,7 +58,8 @@ class Ledger:
 
     def sent(self, row: Claimed) -> None:
         """Record an accepted message now (with the failures before it), retrying the write."""
-        self.reached_server = True
+        # A receiver that took a webhook says nothing about the mail server.
+        self.reached_server |= row.channel != WEBHOOK
         self._write(sent=row, release=(), server_wide=None)
 
     def close(self, release: Sequence[Claimed] = (), server_wide: Verdict | None = None) -> None:
@@ -127,8 +129,11 @@ class Ledger:
             )
         outcomes: list[Verdict | None] = [None] if self.unrecorded_success else []
         outcomes += [verdict for _, verdict in self.pending]
-        skip_state = sent is not None and not self.pending and self.state_clean
-        if sent is not None:
+        # Only an accepted email ends the mail server's failure streak and backoff; a webhook's
+        # failures still count towards the alarm (a 410 raises it at once).
+        email_sent = sent is not None and sent.channel != WEBHOOK
+        skip_state = email_sent and not self.pending and self.state_clean
+        if email_sent:
             outcomes.append(None)
         if not skip_state:
             self.state.record(
@@ -136,7 +141,7 @@ class Ledger:
             )
         db.session.commit()
         self.unrecorded_success = skip_state
-        self.state_clean = sent is not None
+        self.state_clean = email_sent
         return lost
 
     def _failure_values(self, row: Claimed, verdict: Verdict, now: datetime) -> dict[str, Any]:

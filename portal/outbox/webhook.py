@@ -17,6 +17,7 @@ import http.client
 import ipaddress
 import json
 import logging
+import secrets
 import socket
 import ssl
 import time
@@ -29,9 +30,11 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
+from .. import audit
 from ..extensions import db
 from ..models import WebhookAttempt, WebhookEndpoint, utcnow
 from .policy import HTTP, Verdict, WebhookRefused, webhook_verdict
+from .trouble import GONE
 
 if TYPE_CHECKING:
     from .worker import Claimed
@@ -61,8 +64,6 @@ class Target:
 
 def new_secret() -> str:
     """A signing secret: "whsec_" and base64 of 32 random bytes (shown once to the admin)."""
-    import secrets
-
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
@@ -75,11 +76,11 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """The current secret, and the previous one while its 24 hours after Rotate last."""
-    secrets_ = [endpoint.secret]
+    keys = [endpoint.secret]
     until = endpoint.previous_secret_until
     if endpoint.previous_secret and until is not None and until > now:
-        secrets_.append(endpoint.previous_secret)
-    return secrets_
+        keys.append(endpoint.previous_secret)
+    return keys
 
 
 def address_allowed(address: str, allow_private: bool) -> bool:
@@ -180,7 +181,7 @@ def send(row: Claimed) -> int:
     hook: BodyHook | None = current_app.extensions.get("outbox.webhook_body")
     if hook is not None:
         payload = hook(payload, endpoint)
-    secrets_ = signing_secrets(endpoint, now)
+    keys = signing_secrets(endpoint, now)
     url, endpoint_id = endpoint.url, endpoint.id
     db.session.rollback()  # end the read: nothing stays open while the receiver is talked to
     started = time.monotonic()
@@ -200,7 +201,7 @@ def send(row: Claimed) -> int:
         "User-Agent": "practice-portal-webhooks",
         "webhook-id": row.message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": " ".join(sign(s, row.message_id, timestamp, body) for s in secrets_),
+        "webhook-signature": " ".join(sign(s, row.message_id, timestamp, body) for s in keys),
     }
     timeout = float(config["WEBHOOK_TIMEOUT"])
     connection = (
@@ -237,8 +238,6 @@ def _record(
     gone: bool = False,
 ) -> None:
     """Write the attempt for the endpoint's page; a 410 also disables the endpoint, audited."""
-    from .. import audit
-
     db.session.add(
         WebhookAttempt(
             endpoint_id=endpoint_id,
@@ -253,7 +252,7 @@ def _record(
         endpoint = db.session.get(WebhookEndpoint, endpoint_id)
         if endpoint is not None and endpoint.enabled:
             endpoint.enabled = False
-            endpoint.disabled_reason = "The receiver answered 410 Gone"
+            endpoint.disabled_reason = GONE  # delivery trouble until an admin acts
             audit.record(
                 db.session,
                 "webhook.disabled",

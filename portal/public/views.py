@@ -170,9 +170,11 @@ def _store(kind: str, form: PatientForm) -> str:
         db.session.add(submission)
         # The emails are written in the same transaction: they exist exactly when it does.
         queue_submission_emails(submission)
-        webhooks.submission_created(db.session, submission)  # and its webhook events
         reference = submission.reference  # read now: after the commit it would be reloaded
         try:
+            # Its webhook events too; inside the try, because finding the endpoints reads the
+            # database, which may be locked or gone like the commit's write.
+            webhooks.submission_created(db.session, submission)
             db.session.commit()
             return reference
         except IntegrityError:
