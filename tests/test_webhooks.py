@@ -492,3 +492,39 @@ def test_webhooks_flow_while_the_mail_server_is_down_and_do_not_hide_its_failure
             select(OutboxMessage.status).where(OutboxMessage.channel == "email")
         ).all()
     assert set(emails) <= {"queued", "retrying"}
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout(private_hooks, app):
+    import socket as sockets
+
+    listener = sockets.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                if stop.wait(0.2):  # one byte every 0.2 s: never a read timeout, 8 s in all
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    add_endpoint(app, f"http://127.0.0.1:{listener.getsockname()[1]}/", ("submission.created",))
+    with app.app_context():
+        webhooks.queue_event(db.session, "submission.created", {"reference": None})
+        db.session.commit()
+    started = time.monotonic()
+    try:
+        deliver(app, WEBHOOK_TIMEOUT=1)
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(5)
+    assert time.monotonic() - started < 5
+    (row,) = webhook_rows(app)
+    assert row.status == "retrying" and "TimeoutError" in row.last_error

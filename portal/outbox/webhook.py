@@ -20,6 +20,7 @@ import logging
 import secrets
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -143,6 +144,16 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self.context.wrap_socket(sock, server_hostname=self.host)
 
 
+def _cut(connection: http.client.HTTPConnection) -> None:
+    """End an attempt that ran out of time: a shutdown wakes the worker's blocked read."""
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed: the attempt ended on its own
+
+
 def retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date), if it says any."""
     if not value:
@@ -209,6 +220,10 @@ def send(row: Claimed) -> int:
         if target.scheme == "https"
         else _PinnedHTTPConnection(target, timeout)
     )
+    # The socket's timeout bounds each read; this bounds the whole attempt, so a receiver that
+    # answers one byte at a time cannot hold a worker past WEBHOOK_TIMEOUT.
+    deadline = threading.Timer(timeout, _cut, [connection])
+    deadline.start()
     try:
         connection.request("POST", target.path, body=body, headers=headers)
         response = connection.getresponse()
@@ -216,11 +231,14 @@ def send(row: Claimed) -> int:
         wait = retry_after(response.getheader("Retry-After"), utcnow())
         response.read(65536)  # a little of the answer, so the connection ends cleanly
     except (OSError, http.client.HTTPException) as error:
-        _record(endpoint_id, row, None, started, f"{type(error).__name__}: {error}")
-        raise WebhookRefused(
-            Verdict("retry", False, type(error).__name__, HTTP, None, str(error))
-        ) from error
+        failure: BaseException = error
+        if time.monotonic() - started >= timeout:  # cut off by the deadline, whatever it raised
+            failure = TimeoutError(f"no complete answer within {timeout:g} s")
+        kind = type(failure).__name__
+        _record(endpoint_id, row, None, started, f"{kind}: {failure}")
+        raise WebhookRefused(Verdict("retry", False, kind, HTTP, None, str(failure))) from error
     finally:
+        deadline.cancel()
         connection.close()
     gone = status == 410
     _record(endpoint_id, row, status, started, None if 200 <= status < 300 else reason, gone)
