@@ -528,3 +528,17 @@ def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout(private_hook
     assert time.monotonic() - started < 5
     (row,) = webhook_rows(app)
     assert row.status == "retrying" and "TimeoutError" in row.last_error
+
+
+def test_a_redirect_is_not_followed_and_counts_as_a_refusal(
+    private_hooks, app, receiver, post_appointment
+):
+    add_endpoint(app, receiver.url, ("submission.created",))
+    elsewhere = f"http://127.0.0.1:{receiver.port}/elsewhere"
+    receiver.answers = [(307, {"Location": elsewhere})]
+    post_appointment()
+    deliver(app)
+    time.sleep(0.2)
+    assert len(receiver.received) == 1  # nothing went to the Location
+    (row,) = webhook_rows(app)
+    assert row.status == "retrying" and "HTTP307" in row.last_error
