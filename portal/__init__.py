@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy.engine import make_url
 
-from . import assets, errors, logs, security, storage
+from . import assets, errors, logs, security, storage, webhooks
 from . import config as default_config
 from .extensions import (
     HttpsSessionInterface,
@@ -56,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     security.register(app)  # last: ProxyFix must wrap everything else
     register_commands(app)
+    webhooks.init_app(app)  # the delivery.failed event and the FHIR in opted-in webhooks
     return app
 
 

@@ -44,6 +44,11 @@ ACTIONS: dict[str, str] = {
     "submissions.listed": "Listed submissions through the API",
     "api_token.created": "Created an API token",
     "api_token.revoked": "Revoked an API token",
+    "webhook.created": "Created a webhook endpoint",
+    "webhook.enabled": "Enabled a webhook endpoint",
+    "webhook.disabled": "Disabled a webhook endpoint",
+    "webhook.rotated": "Rotated a webhook endpoint's secret",
+    "webhook.test": "Sent a test webhook event",
 }
 
 COMMAND_LINE = "command line"

@@ -121,6 +121,15 @@ OUTBOX_LEASE = 60
 OUTBOX_POLL_INTERVAL = 2.0
 # Messages claimed (and sent over one SMTP connection) at a time.
 OUTBOX_BATCH_SIZE = 50
+# Webhooks (/admin/webhooks): seconds one HTTP attempt may take (redirects are never followed).
+WEBHOOK_TIMEOUT = 10
+# True lets webhooks reach loopback, private and link-local addresses (an integration engine on
+# the practice's own network); False refuses them, checked on the resolved address every time.
+WEBHOOK_ALLOW_PRIVATE = False
+# True allows http:// endpoint URLs; events then cross the network unencrypted.
+WEBHOOK_ALLOW_HTTP = False
+# Attempts for a webhook the receiver refuses with a 4xx other than 410 and 429, then it fails.
+WEBHOOK_4XX_ATTEMPTS = 3
 # Delivery trouble (banner on staff pages, /healthz/delivery 503, an ERROR line, the webhook)
 # starts when this many delivery attempts in a row have failed.
 DELIVERY_ALARM_AFTER = 5

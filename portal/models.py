@@ -134,6 +134,13 @@ class OutboxMessage(Model):
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     handled_by: Mapped[str | None] = mapped_column(String(254))
 
+    # "email", or "webhook": an event for one endpoint (template holds the event type, context
+    # the thin body, message_id the webhook-id that stays the same across retries).
+    channel: Mapped[str] = mapped_column(String(16), default="email", server_default="email")
+    webhook_endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_endpoint.id"), index=True
+    )
+
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.status} {self.reference}>"
 
@@ -359,3 +366,59 @@ class LoginThrottle(Model):
 
     def __repr__(self) -> str:
         return f"<LoginThrottle {self.key} {self.failures}>"
+
+
+# Events a webhook endpoint may receive -> what the admin page says.
+WEBHOOK_EVENTS = {
+    "submission.created": "A submission arrives",
+    "submission.updated": "A submission's status changes or a note is added",
+    "delivery.failed": "An email or webhook fails for good",
+}
+
+
+class WebhookEndpoint(Model):
+    """A URL that receives signed events; its secret signs them (both secrets after a rotation)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # Space-separated, from WEBHOOK_EVENTS.
+    events: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    # The FHIR Bundle in data.fhir: patient data, so only ever over https.
+    include_fhir: Mapped[bool] = mapped_column(default=False)
+    # Kept as is (not hashed): the worker needs it to sign. "whsec_" + base64 of 32 bytes.
+    secret: Mapped[str] = mapped_column(String(100))
+    # After Rotate, the old secret signs too until previous_secret_until.
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Why a disabled endpoint is off, e.g. "410 Gone from the receiver" (shown to admins).
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+
+    @property
+    def event_set(self) -> frozenset[str]:
+        """The events this endpoint receives."""
+        return frozenset(self.events.split())
+
+    def __repr__(self) -> str:
+        return f"<WebhookEndpoint {self.id}>"
+
+
+class WebhookAttempt(Model):
+    """One HTTP attempt to deliver an event: for the endpoint's page (never the body)."""
+
+    __tablename__ = "webhook_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[str] = mapped_column(String(255))
+    event: Mapped[str] = mapped_column(String(40))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The receiver's HTTP status, or None when no answer came (refused, timeout, blocked).
+    status_code: Mapped[int | None] = mapped_column()
+    duration_ms: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(255))

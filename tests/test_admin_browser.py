@@ -328,3 +328,43 @@ def test_setup_link_flow_with_required_two_factor_passes_axe(app, live_server, p
     page.goto(link.replace("http://127.0.0.1:5000", live_server))
     expect(page.get_by_text("This set-up link does not work")).to_be_visible()
     assert_accessible(page, "set-up link, spent")
+
+
+def test_webhooks_page_passes_axe_from_creation_to_deliveries(settings, app, live_server, page):
+    app.config.update(WEBHOOK_ALLOW_PRIVATE=True)
+    make_user(app, ADMIN, "admin")
+    sign_in_by_labels(page, live_server)
+    page.get_by_role("link", name="Webhooks").click()
+    expect(page.get_by_role("heading", level=1, name="Webhooks")).to_be_visible()
+    assert_accessible(page, "webhooks page, no endpoint")
+    page.get_by_role("button", name="Add endpoint").click()
+    expect(page.get_by_text("Select at least one event").first).to_be_visible()
+    assert_accessible(page, "webhooks page, errors")
+    # Port 9 (discard) on 127.0.0.1: nothing listens, so the delivery has no answer.
+    page.get_by_label("URL", exact=True).fill("https://127.0.0.1:9/hooks")
+    page.get_by_label(re.compile(r"^submission\.created")).check()
+    page.get_by_role("button", name="Add endpoint").click()
+    secret = page.get_by_label("Signing secret")
+    expect(secret).to_have_value(re.compile(r"^whsec_[A-Za-z0-9+/]{43}=$"))
+    assert_accessible(page, "webhooks page, secret shown once")
+    page.get_by_role("button", name="Send test event (endpoint 1)").click()
+    expect(page.get_by_text("A test event is queued for webhook endpoint 1.")).to_be_visible()
+    with app.app_context():
+        outbox.Worker().run(once=True)
+    page.reload()
+    deliveries = page.get_by_role("table", name="Last deliveries to endpoint 1")
+    expect(deliveries).to_contain_text("webhook.test")
+    expect(deliveries).to_contain_text("No answer")
+    assert_accessible(page, "webhooks page with a delivery")
+    page.get_by_role("button", name="Rotate (endpoint 1)").click()
+    expect(page.get_by_label("Signing secret")).to_be_visible()
+    assert_accessible(page, "webhooks page, rotated")
+    page.get_by_role("button", name="Disable (endpoint 1)").click()
+    expect(page.get_by_role("button", name="Enable (endpoint 1)")).to_be_visible()
+    assert_accessible(page, "webhooks page, disabled")
+    assert [e.action for e in audit_events(app) if e.action.startswith("webhook.")] == [
+        "webhook.created",
+        "webhook.test",
+        "webhook.rotated",
+        "webhook.disabled",
+    ]

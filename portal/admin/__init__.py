@@ -117,4 +117,4 @@ def no_store(response: Response) -> Response:
 
 
 # Importing the modules registers their routes on bp.
-from . import account, api_tokens, auth, data, delivery, fhir, users, views  # noqa: E402, F401
+from . import account, api_tokens, auth, data, delivery, fhir, users, views, webhooks  # noqa: E402, F401

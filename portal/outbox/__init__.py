@@ -1,10 +1,10 @@
-"""The outbox: email written in the caller's transaction and delivered later by a worker.
+"""The outbox: email and webhooks written in the caller's transaction, delivered by a worker.
 
 ``queue`` is what request code uses (inside its own transaction); ``transport`` sends built
-messages over SMTP or writes them as files; ``policy`` decides what a refusal means and when to
-try again; ``worker`` claims and delivers, ``ledger`` records, ``lease`` keeps claims alive and
-``state`` holds the shared delivery state. This package knows nothing about requests, pages or
-submissions.
+messages over SMTP or writes them as files, and ``webhook`` POSTs signed events; ``policy``
+decides what a refusal means and when to try again; ``worker`` claims and delivers, ``ledger``
+records, ``lease`` keeps claims alive and ``state`` holds the shared delivery state. This
+package knows nothing about requests, pages or submissions (what an event says is the app's).
 """
 
 from .policy import DeliveryError, RetryPolicy, Verdict, classify

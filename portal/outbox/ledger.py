@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from flask import current_app
 from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,6 +25,7 @@ from .policy import DATA, RCPT, RetryPolicy, Verdict
 from .queue import ERROR_LIMIT
 from .state import DeliveryStateStore
 from .transport import _fields
+from .webhook import WEBHOOK
 
 if TYPE_CHECKING:
     from .worker import Claimed
@@ -56,7 +58,8 @@ class Ledger:
 
     def sent(self, row: Claimed) -> None:
         """Record an accepted message now (with the failures before it), retrying the write."""
-        self.reached_server = True
+        # A receiver that took a webhook says nothing about the mail server.
+        self.reached_server |= row.channel != WEBHOOK
         self._write(sent=row, release=(), server_wide=None)
 
     def close(self, release: Sequence[Claimed] = (), server_wide: Verdict | None = None) -> None:
@@ -107,8 +110,11 @@ class Ledger:
     ) -> set[int]:
         lost: set[int] = set()
         for row, verdict in self.pending:
-            if not self._finish(row, **self._failure_values(row, verdict, now)):
+            values = self._failure_values(row, verdict, now)
+            if not self._finish(row, **values):
                 lost.add(row.id)
+            elif values["status"] == "failed":
+                on_failed(row.id)
         if sent is not None and not self._finish(sent, status="sent", sent_at=now, last_error=None):
             lost.add(sent.id)
         if release:
@@ -123,8 +129,11 @@ class Ledger:
             )
         outcomes: list[Verdict | None] = [None] if self.unrecorded_success else []
         outcomes += [verdict for _, verdict in self.pending]
-        skip_state = sent is not None and not self.pending and self.state_clean
-        if sent is not None:
+        # Only an accepted email ends the mail server's failure streak and backoff; a webhook's
+        # failures still count towards the alarm (a 410 raises it at once).
+        email_sent = sent is not None and sent.channel != WEBHOOK
+        skip_state = email_sent and not self.pending and self.state_clean
+        if email_sent:
             outcomes.append(None)
         if not skip_state:
             self.state.record(
@@ -132,14 +141,22 @@ class Ledger:
             )
         db.session.commit()
         self.unrecorded_success = skip_state
-        self.state_clean = sent is not None
+        self.state_clean = email_sent
         return lost
 
     def _failure_values(self, row: Claimed, verdict: Verdict, now: datetime) -> dict[str, Any]:
         attempts = row.attempts + 1
+        exhausted = verdict.max_attempts is not None and attempts >= verdict.max_attempts
         next_attempt = (
-            None if verdict.permanent else self.policy.next_attempt(row.queued_at, attempts, now)
+            None
+            if verdict.permanent or exhausted
+            else self.policy.next_attempt(row.queued_at, attempts, now)
         )
+        if next_attempt is not None and verdict.retry_after:
+            # The receiver said when to come back (Retry-After): no sooner, but not past the
+            # give-up deadline either.
+            later = now + timedelta(seconds=verdict.retry_after)
+            next_attempt = min(max(next_attempt, later), self.policy.deadline(row.queued_at))
         if next_attempt is None:
             return {"status": "failed", "last_error": verdict.detail[:ERROR_LIMIT]}
         return {
@@ -162,6 +179,17 @@ class Ledger:
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)
+
+
+def on_failed(message_id: int) -> None:
+    """Tell the app a message failed for good, in the transaction that records it.
+
+    The app registers ``outbox.on_failed`` (the ``delivery.failed`` webhook event); the outbox
+    itself knows nothing about what a message is about.
+    """
+    hook = current_app.extensions.get("outbox.on_failed")
+    if hook is not None:
+        hook(db.session, message_id)
 
 
 def _log_lost(owner: str, row: Claimed) -> None:

@@ -29,6 +29,8 @@ AUTH = "auth"
 MAIL = "mail"
 RCPT = "rcpt"
 DATA = "data"
+# A webhook's HTTP request (policy for its answers: webhook_verdict below).
+HTTP = "http"
 # A refusal at these stages concerns every message, not the one being sent.
 SERVER_WIDE_STAGES = frozenset({CONNECT, GREETING, EHLO, STARTTLS, AUTH, MAIL})
 
@@ -57,6 +59,10 @@ class Verdict:
     stage: str
     code: int | None
     text: str  # the server's answer, or the error's message
+    # Webhooks: the receiver's Retry-After in seconds (the next try is no sooner), and the
+    # attempts after which this kind of refusal fails for good (None: until the deadline).
+    retry_after: float | None = None
+    max_attempts: int | None = None
 
     @property
     def permanent(self) -> bool:
@@ -66,7 +72,8 @@ class Verdict:
     @property
     def summary(self) -> str:
         """Safe for logs: the kind of error, the stage and the code, never an address."""
-        code = f" (SMTP {self.code})" if self.code else ""
+        protocol = "HTTP" if self.stage == HTTP else "SMTP"
+        code = f" ({protocol} {self.code})" if self.code else ""
         return f"{self.kind} at {self.stage}{code}"
 
     @property
@@ -106,6 +113,8 @@ def classify(error: BaseException, stage: str = DATA) -> Verdict:
     """Decide what a failed attempt at ``stage`` means (see the module's docstring)."""
     if isinstance(error, DeliveryError):
         return classify(error.error, error.stage)
+    if isinstance(error, WebhookRefused):
+        return error.verdict
     kind = type(error).__name__
     if stage == BUILD:
         return Verdict("permanent", False, kind, stage, None, str(error))
@@ -129,6 +138,33 @@ def classify(error: BaseException, stage: str = DATA) -> Verdict:
         return Verdict("alarm", True, kind, stage, None, str(error))
     # Timeouts, disconnects, refused connections, other TLS errors: the connection is gone.
     return Verdict("retry", True, kind, stage, None, str(error))
+
+
+class WebhookRefused(Exception):
+    """A webhook attempt that did not succeed, with what it means already decided."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.detail)
+        self.verdict = verdict
+
+
+def webhook_verdict(
+    status: int, reason: str, retry_after: float | None, four_xx_attempts: int
+) -> Verdict:
+    """What a receiver's non-2xx answer means: 410 gone, 429/5xx retried, other 4xx a few times.
+
+    A 410 fails at once and raises the alarm (the endpoint is disabled: a person must look);
+    nothing webhook-related is server-wide, so email never backs off because a receiver is down.
+    """
+    kind = f"HTTP{status}"
+    if status == 410:
+        return Verdict("alarm", False, kind, HTTP, status, reason, max_attempts=1)
+    if status == 429 or status >= 500:
+        return Verdict("retry", False, kind, HTTP, status, reason, retry_after=retry_after)
+    if 400 <= status < 500:
+        return Verdict("retry", False, kind, HTTP, status, reason, max_attempts=four_xx_attempts)
+    # 1xx/3xx: a redirect is not followed (it could lead anywhere), so it counts as a refusal.
+    return Verdict("retry", False, kind, HTTP, status, reason, max_attempts=four_xx_attempts)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ is committed there, so the email exists exactly when the change that caused it d
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from email.utils import make_msgid, parseaddr
@@ -68,7 +69,11 @@ def resend(session: SessionLike, message: OutboxMessage) -> None:
     """
     now = utcnow()
     if message.status == "sent":
-        message.message_id = new_message_id(current_app.config["MAIL_DEFAULT_SENDER"])
+        message.message_id = (
+            f"msg_{uuid.uuid4().hex}"  # a webhook-id, as portal.webhooks makes them
+            if message.channel == "webhook"
+            else new_message_id(current_app.config["MAIL_DEFAULT_SENDER"])
+        )
         message.sent_at = None
     if message.status not in PENDING:
         message.status = "queued"

@@ -29,7 +29,7 @@ from sqlalchemy import CursorResult, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..extensions import SessionLike, db
-from ..models import DeliveryState, OutboxMessage, utcnow
+from ..models import DeliveryState, OutboxMessage, WebhookEndpoint, utcnow
 from .queue import oldest_pending
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ START = "delivery.trouble.start"
 END = "delivery.trouble.end"
 STATE_ID = 1
 NOTIFICATION = "email/notification"
+# What a webhook endpoint's disabled_reason says after its receiver answered 410 Gone.
+GONE = "The receiver answered 410 Gone"
 # Most urgent first: the first reason that holds is "the" reason of the trouble.
 REASONS = {
     "mail_auth": "the mail server refused the portal's user name or password",
@@ -45,6 +47,7 @@ REASONS = {
     "notification_failed": "front-desk notifications could not be delivered",
     "attempts_failing": "every recent attempt to send email failed",
     "outbox_stuck": "emails have been waiting too long to be sent",
+    "webhook_gone": "a webhook receiver answered 410 Gone, so its endpoint was disabled",
 }
 # The worker's loop may call maybe_check() after every batch; it really checks this often.
 CHECK_INTERVAL = 5.0
@@ -71,6 +74,8 @@ class Trouble:
     # Set by the process that claimed the start; None until one did (or when there is none).
     since: datetime | None
     recorded_reason: str | None
+    # Webhook endpoints disabled by a 410 that no admin has re-enabled or disabled since.
+    gone_endpoints: int = 0
 
     @property
     def active(self) -> bool:
@@ -162,6 +167,16 @@ def evaluate(session: SessionLike, now: datetime | None = None) -> Trouble:
         reasons.add("outbox_stuck")
     if alarm_after > 0 and failures >= alarm_after:
         reasons.add(_failing_reason(last_error))
+    gone = (
+        session.scalar(
+            select(func.count())
+            .select_from(WebhookEndpoint)
+            .where(WebhookEndpoint.disabled_reason == GONE)
+        )
+        or 0
+    )
+    if gone:
+        reasons.add("webhook_gone")
     return Trouble(
         reasons=tuple(code for code in REASONS if code in reasons),
         failed_notifications=failed_count,
@@ -173,6 +188,7 @@ def evaluate(session: SessionLike, now: datetime | None = None) -> Trouble:
         last_error_at=state.last_error_at if state else None,
         since=state.trouble_since if state else None,
         recorded_reason=state.trouble_reason if state else None,
+        gone_endpoints=gone,
     )
 
 

@@ -19,19 +19,19 @@ import os
 import socket
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 
 from ..extensions import db
 from ..models import OutboxMessage, utcnow
-from . import trouble
+from . import trouble, webhook
 from .lease import LeaseKeeper
 from .ledger import Ledger
-from .policy import BUILD, RetryPolicy, Verdict, classify
+from .policy import BUILD, HTTP, RetryPolicy, Verdict, classify
 from .queue import PENDING
 from .state import DeliveryStateStore
 from .transport import FileTransport, Transport, _fields, build, transport_for_app
@@ -53,6 +53,8 @@ class Claimed:
     context: dict[str, Any]
     attempts: int
     queued_at: datetime
+    channel: str = "email"
+    endpoint_id: int | None = None
 
     @classmethod
     def of(cls, m: OutboxMessage) -> Claimed:
@@ -68,6 +70,8 @@ class Claimed:
             context=dict(m.context or {}),
             attempts=m.attempts,
             queued_at=m.queued_at,
+            channel=m.channel or "email",
+            endpoint_id=m.webhook_endpoint_id,
         )
 
 
@@ -116,14 +120,19 @@ class Worker:
     def deliver_batch(self, due_by: datetime | None = None) -> int:
         """Claim up to a batch of due messages and deliver them; returns how many were claimed.
 
-        Nothing is claimed while the worker-wide backoff holds (the server is down).
+        No email is claimed while the worker-wide backoff holds (the mail server is down);
+        webhooks go to receivers of their own, so they are still claimed then.
         """
         if not self.state_ready:
             self.state.ensure()
             self.state_ready = True
+        channel = None
         if not self.state.may_deliver(utcnow(), due_by):
-            return 0
-        rows = self.claim(due_by)
+            # Looked at before claiming: an outage must not cost SQLite's write lock per poll.
+            if not self._webhooks_due(due_by):
+                return 0
+            channel = webhook.WEBHOOK
+        rows = self.claim(due_by, channel)
         if not rows:
             return 0
         transport = transport_for_app()
@@ -136,19 +145,17 @@ class Worker:
             transport.close()
         return len(rows)
 
-    def claim(self, due_by: datetime | None = None) -> list[Claimed]:
-        """Take a lease on up to batch_size due messages; returns them, oldest due first."""
+    def claim(self, due_by: datetime | None = None, channel: str | None = None) -> list[Claimed]:
+        """Take a lease on up to batch_size due messages (of one channel if given), oldest first."""
         now = utcnow()
         due = (
             select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status.in_(PENDING),
-                OutboxMessage.next_attempt_at <= (due_by or now),
-                or_(OutboxMessage.lease_expires_at.is_(None), OutboxMessage.lease_expires_at < now),
-            )
+            .where(*self._due(now, due_by))
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(self.batch_size)
         )
+        if channel is not None:
+            due = due.where(OutboxMessage.channel == channel)
         if db.session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         claimed = db.session.scalars(
@@ -170,15 +177,41 @@ class Worker:
         db.session.rollback()  # end the read: nothing stays open while the server is talked to
         return rows
 
+    @staticmethod
+    def _due(now: datetime, due_by: datetime | None) -> tuple[Any, ...]:
+        """Pending, due by then, and not under another worker's lease."""
+        return (
+            OutboxMessage.status.in_(PENDING),
+            OutboxMessage.next_attempt_at <= (due_by or now),
+            or_(OutboxMessage.lease_expires_at.is_(None), OutboxMessage.lease_expires_at < now),
+        )
+
+    def _webhooks_due(self, due_by: datetime | None) -> bool:
+        """True when a webhook is waiting (read only, so a held-back worker writes nothing)."""
+        due = db.session.scalar(
+            select(
+                exists().where(
+                    *self._due(utcnow(), due_by), OutboxMessage.channel == webhook.WEBHOOK
+                )
+            )
+        )
+        db.session.rollback()
+        return bool(due)
+
     def _deliver(
         self, rows: list[Claimed], transport: Transport, ledger: Ledger, keeper: LeaseKeeper
     ) -> None:
+        # Webhooks first: a mail server that refuses the batch gives back only emails.
+        rows = sorted(rows, key=lambda r: r.channel != webhook.WEBHOOK)
         for index, row in enumerate(rows):
             if self.stop.is_set():
                 ledger.close(release=rows[index:])
                 return
             if keeper.is_lost(row.id):
                 continue  # another worker took it over while this one was busy
+            if row.channel == webhook.WEBHOOK:
+                self._deliver_webhook(row, ledger, keeper)
+                continue
             try:
                 message = build(row)
             except Exception as error:
@@ -209,6 +242,21 @@ class Worker:
                     "sent outbox message %s (%s)", row.id, row.reference, extra=_fields(row, "sent")
                 )
         ledger.close()
+
+    def _deliver_webhook(self, row: Claimed, ledger: Ledger, keeper: LeaseKeeper) -> None:
+        """One webhook: its failures are its endpoint's alone, so the batch always goes on."""
+        try:
+            webhook.send(row)
+        except Exception as error:
+            # Anything unforeseen is retried like a dropped connection, but never server-wide.
+            verdict = classify(error, HTTP)
+            if verdict.server_wide:
+                verdict = replace(verdict, server_wide=False)
+            ledger.failed(row, verdict)
+            return
+        ledger.sent(row)
+        keeper.finished(row.id)
+        log.info("sent webhook %s (%s)", row.id, row.reference, extra=_fields(row, "sent"))
 
     def _record_failure(self, row: Claimed, verdict: Verdict) -> None:
         """Record one failed attempt on its own (for a caller outside a batch)."""

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.wrappers import Response
 from wtforms import Field
 
+from .. import webhooks
 from ..extensions import csrf, db, limiter
 from ..models import Submission, new_reference
 from ..notices import notice_body
@@ -181,6 +182,9 @@ def _store(kind: str, form: PatientForm) -> str:
         queue_submission_emails(submission)
         reference = submission.reference  # read now: after the commit it would be reloaded
         try:
+            # Its webhook events too; inside the try, because finding the endpoints reads the
+            # database, which may be locked or gone like the commit's write.
+            webhooks.submission_created(db.session, submission)
             db.session.commit()
             return reference
         except IntegrityError:

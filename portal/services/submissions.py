@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .. import outbox
+from .. import outbox, webhooks
 from ..extensions import SessionLike
 from ..models import STATUSES, Note, OutboxMessage, Submission
 from .actions import Actor, audit_event, staff_action, unit_of_work
@@ -86,8 +86,8 @@ def update_submission(
         session.add(update.note)
         update.changes.append("note")
         _record(session, actor, "note.added", submission, {"characters": len(note), **detail_via})
-    # Webhooks: when update.changed, queue the `submission.updated` event here (outbox, same
-    # session), with update.changes saying what changed; never the note's text (thin events).
+    # The `submission.updated` webhook event, in this transaction: what changed, never the text.
+    webhooks.submission_updated(session, submission, update.changes)
     return update
 
 
