@@ -53,6 +53,14 @@ def test_valid_appointment_is_stored_before_the_confirmation(app, client, post_a
     assert "not a confirmed appointment" in page
 
 
+def test_a_preferred_day_sent_many_times_is_stored_once(app, post_appointment):
+    # Each copy is a valid choice; joined, twenty of them outgrew the column (a 503 on PostgreSQL).
+    response = post_appointment(preferred_days=["Wednesday"] * 20 + ["Monday", "Wednesday"])
+    assert response.status_code == 303
+    [submission] = stored(app)
+    assert submission.preferred_days == "Wednesday, Monday"
+
+
 def test_valid_contact_message_is_stored(app, client, post_contact):
     response = post_contact(phone="781 209 5645")
     assert response.status_code == 303

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -236,6 +236,10 @@ class MultiCheckboxField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Each ticked box once: a value sent twice must not grow the stored text past its size."""
+        super().process_formdata(list(dict.fromkeys(valuelist)))
 
 
 class PatientForm(FlaskForm):
