@@ -248,3 +248,13 @@ def test_status_command_says_whether_delivery_is_in_trouble_and_why(app, runner,
     lines = runner.invoke(args=["outbox", "status"]).output.splitlines()
     assert "(outbox_stuck)" in lines[5]
     assert lines[6].startswith("  The oldest email has waited 20 minutes")
+
+
+def test_outbox_names_who_each_message_was_for_webhooks_included():
+    from portal.services.delivery import kind_of
+
+    assert kind_of("email/notification") == "Front desk"
+    assert kind_of("email/acknowledgement") == "Patient"
+    assert kind_of("email/test") == "Test"
+    assert kind_of("submission.created") == "Webhook"
+    assert kind_of("email/something-new") == "Other"

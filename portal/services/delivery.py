@@ -29,8 +29,11 @@ KINDS = {
 
 
 def kind_of(template: str) -> str:
-    """Front desk, Patient or Test: who an email was for, without saying their address."""
-    return KINDS.get(template, "Other")
+    """Front desk, Patient, Test or Webhook: who a message was for, without saying their address."""
+    if template in KINDS:
+        return KINDS[template]
+    # A webhook is queued under its event's name (submission.created ...), an email under email/.
+    return "Other" if template.startswith("email/") else "Webhook"
 
 
 def failed_to_retry(session: SessionLike) -> list[OutboxMessage]:
