@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import submissions as vocabulary
 from .contract import KINDS, NOTE_MAX_LENGTH, NOTE_PATTERN, REFERENCE_PATTERN
 
 NULLABLE_STRING = {"type": ["string", "null"]}
+
+
+def _one_of(question: vocabulary.Field) -> dict[str, Any]:
+    """A nullable answer that is one of the question's choices."""
+    return {"type": ["string", "null"], "enum": [*(question.choices or {}), None]}
 
 
 def schemas(statuses: list[str]) -> dict[str, Any]:
@@ -18,6 +24,24 @@ def schemas(statuses: list[str]) -> dict[str, Any]:
         "received_at": {"type": "string", "format": "date-time"},
         "url": {"type": "string", "format": "uri"},
     }
+    # Every field is always present (null when not given); the choices are the vocabulary's.
+    appointment = {
+        "first_name": NULLABLE_STRING,
+        "last_name": NULLABLE_STRING,
+        "date_of_birth": {"type": ["string", "null"], "format": "date"},
+        "phone": {**NULLABLE_STRING, "description": "E.164, e.g. +16172531000"},
+        "email": NULLABLE_STRING,
+        "contact_method": _one_of(vocabulary.CONTACT_METHOD),
+        "specialty": NULLABLE_STRING,
+        "physician": {**NULLABLE_STRING, "description": "null: no preference"},
+        "patient_type": _one_of(vocabulary.PATIENT_TYPE),
+        "preferred_days": {"type": "array", "items": {"type": "string"}},
+        "preferred_time": _one_of(vocabulary.PREFERRED_TIME),
+        "insurance": NULLABLE_STRING,
+        "referring_physician": NULLABLE_STRING,
+        "reason": NULLABLE_STRING,
+    }
+    contact = dict.fromkeys(("name", "email", "phone", "topic", "message"), NULLABLE_STRING)
     return {
         "Problem": {
             "type": "object",
@@ -65,57 +89,15 @@ def schemas(statuses: list[str]) -> dict[str, Any]:
         "AppointmentFields": {
             "type": "object",
             "description": "An appointment request, keyed as on the patient's form.",
-            "required": [
-                "first_name",
-                "last_name",
-                "date_of_birth",
-                "phone",
-                "email",
-                "contact_method",
-                "specialty",
-                "physician",
-                "patient_type",
-                "preferred_days",
-                "preferred_time",
-                "insurance",
-                "referring_physician",
-                "reason",
-            ],
-            "properties": {
-                "first_name": NULLABLE_STRING,
-                "last_name": NULLABLE_STRING,
-                "date_of_birth": {"type": ["string", "null"], "format": "date"},
-                "phone": {**NULLABLE_STRING, "description": "E.164, e.g. +16172531000"},
-                "email": NULLABLE_STRING,
-                "contact_method": {
-                    "type": ["string", "null"],
-                    "enum": ["phone", "email", "text", None],
-                },
-                "specialty": NULLABLE_STRING,
-                "physician": {**NULLABLE_STRING, "description": "null: no preference"},
-                "patient_type": {"type": ["string", "null"], "enum": ["new", "returning", None]},
-                "preferred_days": {"type": "array", "items": {"type": "string"}},
-                "preferred_time": {
-                    "type": ["string", "null"],
-                    "enum": ["morning", "afternoon", "any", None],
-                },
-                "insurance": NULLABLE_STRING,
-                "referring_physician": NULLABLE_STRING,
-                "reason": NULLABLE_STRING,
-            },
+            "required": list(appointment),
+            "properties": appointment,
             "additionalProperties": False,
         },
         "ContactFields": {
             "type": "object",
             "description": "A message to the practice, keyed as on the patient's form.",
-            "required": ["name", "email", "phone", "topic", "message"],
-            "properties": {
-                "name": NULLABLE_STRING,
-                "email": NULLABLE_STRING,
-                "phone": NULLABLE_STRING,
-                "topic": NULLABLE_STRING,
-                "message": NULLABLE_STRING,
-            },
+            "required": list(contact),
+            "properties": contact,
             "additionalProperties": False,
         },
         "Note": {
