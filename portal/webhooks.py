@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from . import fhir
+from . import fhir, outbox
 from .extensions import SessionLike, db
 from .models import (
     WEBHOOK_EVENTS,
@@ -74,7 +74,8 @@ def queue_event(
     body = {"type": event, "timestamp": _iso(now), "data": data}
     queued = []
     for endpoint in endpoints:
-        message = OutboxMessage(
+        message = outbox.queue(
+            session,
             channel=WEBHOOK,
             webhook_endpoint_id=endpoint.id,
             message_id=new_message_id(),
@@ -83,13 +84,7 @@ def queue_event(
             recipient=endpoint.url[:254],
             subject=event,
             context=body,
-            status="queued",
-            attempts=0,
-            created_at=now,
-            queued_at=now,
-            next_attempt_at=now,
         )
-        session.add(message)
         queued.append(message)
     return queued
 

@@ -33,11 +33,19 @@ def queue(
     context: dict[str, Any],
     reply_to: str | None = None,
     reference: str | None = None,
+    channel: str = "email",
+    webhook_endpoint_id: int | None = None,
+    message_id: str | None = None,
 ) -> OutboxMessage:
-    """Add one email to the session (not committed): sent after the caller's commit, or never."""
+    """Add one message to the session (not committed): sent after the caller's commit, or never.
+
+    An email by default; a webhook event names its channel, endpoint and its own id.
+    """
     now = utcnow()
     message = OutboxMessage(
-        message_id=new_message_id(current_app.config["MAIL_DEFAULT_SENDER"]),
+        channel=channel,
+        webhook_endpoint_id=webhook_endpoint_id,
+        message_id=message_id or new_message_id(current_app.config["MAIL_DEFAULT_SENDER"]),
         reference=reference,
         template=template,
         recipient=recipient,
