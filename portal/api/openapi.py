@@ -9,26 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import API_SCOPES, STATUSES
-from .contract import (
-    CURSOR_PATTERN,
-    KINDS,
-    MAX_LIMIT,
-    NOTE_MAX_LENGTH,
-    NOTE_PATTERN,
-    REFERENCE_PATTERN,
-)
+from . import contract
 from .schemas import schemas
-
-# The views import the contract from here, beside the document that states it.
-__all__ = [
-    "CURSOR_PATTERN",
-    "KINDS",
-    "MAX_LIMIT",
-    "NOTE_MAX_LENGTH",
-    "NOTE_PATTERN",
-    "REFERENCE_PATTERN",
-    "document",
-]
 
 PROBLEM = "application/problem+json"
 
@@ -122,19 +104,23 @@ def document(rate_limit: str) -> dict[str, Any]:
                         {
                             "name": "kind",
                             "in": "query",
-                            "schema": {"type": "string", "enum": list(KINDS)},
+                            "schema": {"type": "string", "enum": list(contract.KINDS)},
                         },
                         {
                             "name": "limit",
                             "in": "query",
                             "description": "Submissions per page.",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": contract.MAX_LIMIT,
+                            },
                         },
                         {
                             "name": "cursor",
                             "in": "query",
                             "description": "Where the page starts: take it from `next`.",
-                            "schema": {"type": "string", "pattern": CURSOR_PATTERN},
+                            "schema": {"type": "string", "pattern": contract.CURSOR_PATTERN},
                         },
                     ],
                     "responses": {

@@ -18,15 +18,15 @@ from ..models import STATUSES, Note, Submission
 from ..services.actions import record_event
 from ..services.submissions import Actor, StatusConflict, update_submission
 from . import bp, current_token
-from .openapi import (
+from .contract import (
     CURSOR_PATTERN,
     KINDS,
     MAX_LIMIT,
     NOTE_MAX_LENGTH,
     NOTE_PATTERN,
     REFERENCE_PATTERN,
-    document,
 )
+from .openapi import document
 from .problems import ApiProblem, problem
 
 DEFAULT_LIMIT = 50
