@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -40,6 +40,10 @@ MAX_AGE_YEARS = 120
 FORM_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 PHONE_EXAMPLE = "Enter a phone number, like (617) 555-0123"
 WEEKDAYS = schema.WEEKDAYS
+
+
+# Any WTForms field class that one_line() can build.
+F = TypeVar("F", bound=StringField)
 
 
 class PhoneField(StringField):
@@ -83,64 +87,41 @@ def email_address(form: FlaskForm, field: EmailField) -> None:
     field.normalised = result.normalized
 
 
+def one_line(cls: type[F], question: schema.Field, presence: Any, limit: Length, *more: Any) -> F:
+    """A one-line answer: trimmed, present or not, within its length, on one line, then checked."""
+    return cls(
+        question.label,
+        description=question.hint or "",
+        filters=[strip],
+        validators=[presence, limit, single_line, *more],
+    )
+
+
 def name_field(question: schema.Field) -> StringField:
     """A required name: any script, one line, up to 100 characters."""
     label = question.label
-    return StringField(
-        label,
-        description=question.hint or "",
-        filters=[strip],
-        validators=[
-            DataRequired(f"Enter your {label.lower()}"),
-            Length(max=NAME_MAX, message=f"{label} must be {NAME_MAX} characters or fewer"),
-            single_line,
-        ],
-    )
+    too_long = Length(max=NAME_MAX, message=f"{label} must be {NAME_MAX} characters or fewer")
+    return one_line(StringField, question, DataRequired(f"Enter your {label.lower()}"), too_long)
 
 
 def optional_line(question: schema.Field, max_length: int = NAME_MAX) -> StringField:
     """An optional one-line answer."""
-    label = question.label
-    return StringField(
-        label,
-        description=question.hint or "",
-        filters=[strip],
-        validators=[
-            Optional(),
-            Length(max=max_length, message=f"{label} must be {max_length} characters or fewer"),
-            single_line,
-        ],
-    )
+    message = f"{question.label} must be {max_length} characters or fewer"
+    return one_line(StringField, question, Optional(), Length(max=max_length, message=message))
 
 
 def phone_field(required: bool, question: schema.Field = schema.PHONE) -> PhoneField:
     """The patient's phone number, normalised to E.164 when it validates."""
-    return PhoneField(
-        question.label,
-        description=question.hint or "",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter your phone number") if required else Optional(),
-            Length(max=40, message=PHONE_EXAMPLE),
-            single_line,
-            phone_number,
-        ],
-    )
+    presence = DataRequired("Enter your phone number") if required else Optional()
+    limit = Length(max=40, message=PHONE_EXAMPLE)
+    return one_line(PhoneField, question, presence, limit, phone_number)
 
 
 def email_field(required: bool, question: schema.Field = schema.EMAIL) -> EmailField:
     """The patient's email address, checked offline and normalised."""
-    return EmailField(
-        question.label,
-        description=question.hint or "",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter your email address") if required else Optional(),
-            Length(max=254, message="Email address must be 254 characters or fewer"),
-            single_line,
-            email_address,
-        ],
-    )
+    presence = DataRequired("Enter your email address") if required else Optional()
+    limit = Length(max=254, message="Email address must be 254 characters or fewer")
+    return one_line(EmailField, question, presence, limit, email_address)
 
 
 def long_text(question: schema.Field, missing: str) -> TextAreaField:
