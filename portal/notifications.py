@@ -15,6 +15,7 @@ the recipients, and the message does not say why.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from flask import current_app
@@ -66,32 +67,29 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
         }
     patient_email = submission.email if _sendable(submission.email) else None
 
-    queued = []
     recipients = _front_desk(practice, config["FRONT_DESK_EMAILS"], category)
     if not recipients:
         log.error("no front-desk address for %s: set FRONT_DESK_EMAILS", reference)
-    for recipient in recipients:
-        queued.append(
-            outbox.queue(
-                db.session,
-                recipient=recipient,
-                subject=NOTIFICATION_SUBJECTS[kind].format(reference=reference),
-                template="email/notification",
-                context=context,
-                # The front desk answers a patient from the staff area unless details are on.
-                reply_to=patient_email if include_details else None,
-                reference=reference,
-            )
+    send = partial(outbox.queue, db.session, reference=reference)
+    queued = [
+        send(
+            recipient=recipient,
+            subject=NOTIFICATION_SUBJECTS[kind].format(reference=reference),
+            template="email/notification",
+            context=context,
+            # The front desk answers a patient from the staff area unless details are on.
+            reply_to=patient_email if include_details else None,
         )
+        for recipient in recipients
+    ]
     if patient_email:
+        acknowledgement = {"reference": reference, "form": kind, "noun": str(KINDS[kind].noun)}
         queued.append(
-            outbox.queue(
-                db.session,
+            send(
                 recipient=patient_email,
                 subject=ACKNOWLEDGEMENT_SUBJECTS[kind].format(reference=reference),
                 template="email/acknowledgement",
-                context={"reference": reference, "form": kind, "noun": str(KINDS[kind].noun)},
-                reference=reference,
+                context=acknowledgement,
             )
         )
     elif submission.email:
