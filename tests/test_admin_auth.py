@@ -24,6 +24,7 @@ from .admin_helpers import (
     make_user,
     post,
     sign_in,
+    turn_on_two_factor,
 )
 
 
@@ -304,20 +305,6 @@ def test_passwords_are_hashed_with_scrypt(production_hashing, app):
         user = db.session.scalar(select(User))
         assert user.password_hash.startswith("scrypt:")
         assert PASSWORD not in user.password_hash
-
-
-def turn_on_two_factor(client: FlaskClient) -> str:
-    page = client.get("/admin/account/two-factor").get_data(as_text=True)
-    secret = re.search(r'<code class="totp-key">([A-Z2-7 ]+)</code>', page).group(1)
-    secret = secret.replace(" ", "")
-    response = post(
-        client,
-        "/admin/account/two-factor",
-        {"code": pyotp.TOTP(secret).now()},
-        page="/admin/account/two-factor",
-    )
-    assert response.status_code == 303
-    return secret
 
 
 def test_two_factor_sign_in_asks_for_a_code_once_turned_on(app, client):

@@ -33,6 +33,7 @@ from .admin_helpers import (
     make_user,
     post,
     sign_in,
+    turn_on_two_factor,
 )
 
 SECRET = pyotp.random_base32()
@@ -240,26 +241,12 @@ def test_pending_secret_is_kept_encrypted_in_the_database_never_in_the_cookie(ap
     assert json.loads(session_payload(other))  # a readable payload: the check above means something
 
 
-def turn_on(client: FlaskClient, offset: int = 0) -> str:
-    page = client.get("/admin/account/two-factor").get_data(as_text=True)
-    secret = re.search(r'<code class="totp-key">([A-Z2-7 ]+)</code>', page).group(1)
-    secret = secret.replace(" ", "")
-    response = post(
-        client,
-        "/admin/account/two-factor",
-        {"code": pyotp.TOTP(secret).at(time.time() + offset)},
-        page="/admin/account/two-factor",
-    )
-    assert response.status_code == 303
-    return secret
-
-
 def test_turning_two_factor_on_ends_every_other_session(app, client):
     make_user(app)
     sign_in(client)
     elsewhere = app.test_client()
     sign_in(elsewhere)
-    turn_on(client)
+    turn_on_two_factor(client)
     assert signed_in(client)
     assert not signed_in(elsewhere)
 
@@ -268,7 +255,7 @@ def test_turning_two_factor_off_needs_a_current_code_and_ends_other_sessions(app
     make_user(app)
     sign_in(client)
     # Three codes within the 90 seconds that are accepted: the one before now, now, and next.
-    secret = turn_on(client, offset=-30)
+    secret = turn_on_two_factor(client, offset=-30)
     elsewhere = app.test_client()
     sign_in(elsewhere)
     token = csrf_token(elsewhere, "/admin/login/code")

@@ -247,25 +247,31 @@ def test_details_setting_adds_every_field_escaped_in_html(
     assert notification["Reply-To"] == "siobhan@example.com"
 
 
-def test_contact_topic_is_routed_by_the_practice_profile(
-    settings, smtp_server, make_app, tmp_path, monkeypatch
-):
+def submit_with_routing(make_app, tmp_path, monkeypatch, routing: str, url: str, valid: dict):
+    """Send one valid form to a portal whose profile routes by ``routing``, and deliver it."""
     instance = tmp_path / "routed-instance"
     instance.mkdir()
-    (instance / "practice.toml").write_text('[routing]\n"Billing" = ["billing@practice.example"]\n')
+    (instance / "practice.toml").write_text(f"[routing]\n{routing}\n")
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(instance))
     app = make_app()
     with app.app_context():
         db.create_all()
     client = app.test_client()
     try:
-        data = {**VALID_CONTACT, **form_tokens(client, "/contact-us")}
-        assert client.post("/contact-us", data=data).status_code == 303
+        data = {**valid, **form_tokens(client, url)}
+        assert client.post(url, data=data).status_code == 303
         deliver(app)
     finally:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_contact_topic_is_routed_by_the_practice_profile(
+    settings, smtp_server, make_app, tmp_path, monkeypatch
+):
+    routing = '"Billing" = ["billing@practice.example"]'
+    submit_with_routing(make_app, tmp_path, monkeypatch, routing, "/contact-us", VALID_CONTACT)
     received = smtp_server.wait_for(2)
     recipients = sorted(r.rcpt_tos[0] for r in received)
     assert recipients == ["billing@practice.example", "taro@example.com"]
@@ -280,24 +286,9 @@ def test_contact_topic_is_routed_by_the_practice_profile(
 def test_specialty_routing_chooses_recipients_without_naming_the_specialty(
     settings, smtp_server, make_app, tmp_path, monkeypatch
 ):
-    instance = tmp_path / "routed-instance"
-    instance.mkdir()
-    (instance / "practice.toml").write_text(
-        '[routing]\n"Total knee replacement" = ["knees@practice.example"]\n'
-    )
-    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(instance))
-    app = make_app()
-    with app.app_context():
-        db.create_all()
-    client = app.test_client()
-    try:
-        data = {**VALID_APPOINTMENT, **form_tokens(client, "/request-an-appointment")}
-        assert client.post("/request-an-appointment", data=data).status_code == 303
-        deliver(app)
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    routing = '"Total knee replacement" = ["knees@practice.example"]'
+    url = "/request-an-appointment"
+    submit_with_routing(make_app, tmp_path, monkeypatch, routing, url, VALID_APPOINTMENT)
     received = smtp_server.wait_for(2)
     [notification] = [r.message for r in received if r.rcpt_tos == ["knees@practice.example"]]
     body = text_of(notification)
