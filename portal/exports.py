@@ -25,13 +25,14 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from sqlalchemy import ColumnElement, Row, func, select
 
 from . import fhir
+from .export_rows import export_columns, export_formatter
 from .extensions import SessionLike
 from .models import Submission
 from .practice import Practice
-from .submissions import KINDS, export_columns, export_formatter
+from .submissions import KINDS
 
 # Defined with the vocabulary, importable from here as before (writers take Columns).
-from .submissions import Column as Column  # isort: skip
+from .export_rows import Column as Column  # isort: skip
 from .submissions import display_phone as display_phone  # isort: skip
 
 FORMATS = {
@@ -130,7 +131,7 @@ def fetch_rows(
 
 
 def records(rows: Iterable[Any], zone: ZoneInfo) -> Iterator[dict[str, str]]:
-    """Each row as plain text per column key (submissions.export_formatter), lazily."""
+    """Each row as plain text per column key (export_rows.export_formatter), lazily."""
     record = export_formatter(zone)
     for row in rows:
         yield record(row)

@@ -16,7 +16,7 @@ an empty cell, so a spreadsheet's filter on blanks finds it, and a date as ISO 8
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, TypeAlias
@@ -290,110 +290,6 @@ def answers(submission: Any) -> list[Answer]:
 def details(submission: Any) -> list[tuple[str, str]]:
     """Every answer as (label, text) for an email: plain strings, stored as JSON in the outbox."""
     return [(a.label, a.text) for a in answers(submission)]
-
-
-# --- How an answer is exported ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    """One exported field: its key in JSON, its header in CSV and XLSX, the forms that have it."""
-
-    key: str
-    header: str
-    forms: tuple[str, ...] = (APPOINTMENT, CONTACT)
-
-
-# The export's order: what every submission has, then the answers, the long text last.
-EXPORT_ORDER = (
-    "first_name",
-    "last_name",
-    "name",
-    "date_of_birth",
-    "phone",
-    "email",
-    "contact_method",
-    "specialty",
-    "physician",
-    "patient_type",
-    "preferred_days",
-    "preferred_time",
-    "insurance",
-    "referring_physician",
-    "topic",
-    "message",
-)
-
-
-def kinds_with(key: str) -> tuple[str, ...]:
-    """The kinds of submission whose form stores ``key``."""
-    return tuple(k for k in FORMS if any(f.key == key for f in stored_fields(k)))
-
-
-def export_columns(kind: str | None) -> list[Column]:
-    """The columns of an export of one kind (its own fields and labels) or of both kinds."""
-    # The kind's column only when both kinds are exported.
-    meta = ["reference", "received", *([] if kind else ["kind"]), "status"]
-    # The kind's column keeps the key "form" in JSON exports, as before.
-    columns = [Column("form" if key == "kind" else key, str(LABELS[key])) for key in meta]
-    for key in EXPORT_ORDER:
-        having = tuple(k for k in kinds_with(key) if kind in (None, k))
-        if not having:
-            continue
-        labels = {str(form_field(k, key).label) for k in having}
-        # One label when the kinds agree; the message column is called by both its names.
-        header = labels.pop() if len(labels) == 1 else str(MESSAGE_OF_EITHER_KIND)
-        columns.append(Column(key, header, having))
-    return columns
-
-
-def export_formatter(zone: ZoneInfo) -> Callable[[Any], dict[str, str]]:
-    """A function from a stored row to plain text per column key, for any number of rows.
-
-    Labels are looked up once per export, not once per row: an export may hold 100,000 rows.
-    Times are ISO 8601 in the practice's zone with its offset, dates ISO 8601.
-    """
-    kinds = {key: str(kind.label) for key, kind in KINDS.items()}
-    statuses = {key: str(label) for key, label in STATUSES.items()}
-    questions = {f.key: f for fields in FORMS.values() for f in fields if f.stored}
-    choices = {
-        key: {value: str(label) for value, label in (q.choices or {}).items()}
-        for key, q in questions.items()
-        if q.choices
-    }
-    empty_answers = {
-        key: str(q.empty_answer) for key, q in questions.items() if q.empty_answer is not None
-    }
-    having = {key: kinds_with(key) for key in EXPORT_ORDER}
-
-    def chosen(key: str, value: str) -> str:
-        labels = choices[key]
-        if questions[key].several:
-            return ", ".join(labels.get(v.strip(), v.strip()) for v in value.split(","))
-        return labels.get(value, value)
-
-    def record(row: Any) -> dict[str, str]:
-        values: dict[str, Any] = {
-            "reference": row.reference,
-            "received": row.created_at.astimezone(zone).isoformat(timespec="seconds"),
-            "form": kinds.get(row.form, row.form),
-            "status": statuses.get(row.status, row.status),
-        }
-        for key in EXPORT_ORDER:
-            value = getattr(row, key)
-            if not value:
-                # "No preference" only where the row's form asked the question.
-                value = empty_answers.get(key, "") if row.form in having[key] else ""
-            elif isinstance(value, date):
-                value = value.isoformat()
-            elif key == "phone":
-                value = display_phone(value)
-            elif key in choices:
-                value = chosen(key, value)
-            values[key] = value
-        return {key: value or "" for key, value in values.items()}
-
-    return record
 
 
 def every_label() -> Iterable[Text]:
