@@ -81,6 +81,16 @@ class Submission(Model):
     topic: Mapped[str | None] = mapped_column(String(100))
     message: Mapped[str] = mapped_column(Text)
 
+    # The front desk's work on it: who is calling back (None: nobody yet), and the first time it
+    # left New, by whom, and how long it had waited in business seconds (kept, so the dashboard
+    # sums numbers rather than replaying opening hours over every row).
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    first_response_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    response_seconds: Mapped[int | None]
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
+    first_response_by: Mapped[User | None] = relationship(foreign_keys=[first_response_by_id])
+
     # In code a submission's form is its kind (submissions.KINDS); the column keeps its name.
     kind: Mapped[str] = synonym("form")
 

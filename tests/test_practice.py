@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,17 @@ def test_profile_check_command_says_what_is_wrong_and_what_is_valid(tmp_path, mo
     (instance / "practice.toml").write_text('name = "Lakeside Clinic"\n' + HOURS)
     accepted = runner.invoke(profile_cli, ["check"])
     assert accepted.exit_code == 0 and "the profile is valid (Lakeside Clinic)" in accepted.output
+
+
+def test_holidays_may_be_listed_at_the_top_level_beside_the_hours_table(
+    make_app, tmp_path, monkeypatch
+):
+    profile = 'holidays = ["2099-12-25"]\n[hours]\nmon = ["07:00-16:00"]\n'
+    app = app_with(make_app, tmp_path, monkeypatch, profile)
+    assert app.extensions["practice"].upcoming_holidays == [date(2099, 12, 25)]
+    twice = 'holidays = ["2099-12-25"]\n[hours]\nholidays = ["2099-12-26"]\n'
+    assert "holidays are listed twice" in problems(make_app, tmp_path, monkeypatch, twice)
+    no_table = 'holidays = ["2099-12-25"]\nhours = "Monday to Friday"\n'
+    assert "holidays need opening hours as an [hours] table" in problems(
+        make_app, tmp_path, monkeypatch, no_table
+    )

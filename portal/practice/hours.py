@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -44,6 +45,52 @@ class OpeningHours:
     def upcoming_holidays(self, today: date, limit: int = 3) -> list[date]:
         """The next few holidays, from today on."""
         return sorted(day for day in self.holidays if day >= today)[:limit]
+
+    def periods_on(self, day: date, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+        """The day's open periods as instants in UTC (none on a holiday).
+
+        In UTC because Python subtracts two times of the same zone by their wall clocks, which
+        would count an hour too many or too few across a daylight-saving change.
+        """
+        if day in self.holidays:
+            return []
+        return [
+            (
+                datetime.combine(day, opens, zone).astimezone(UTC),
+                datetime.combine(day, closes, zone).astimezone(UTC),
+            )
+            for opens, closes in self.days.get(DAYS[day.weekday()], [])
+        ]
+
+    def business_seconds(self, start: datetime, end: datetime, zone: ZoneInfo) -> float:
+        """Open time between two aware instants, in seconds, counted in the practice's zone.
+
+        Each period is built from local wall-clock times on its own day, then counted in UTC, so a
+        daylight-saving change inside a period counts the hours it really lasted.
+        """
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        if end <= start:
+            return 0.0
+        total = 0.0
+        day = start.astimezone(zone).date()
+        last = end.astimezone(zone).date()
+        while day <= last:
+            for opens, closes in self.periods_on(day, zone):
+                overlap = (min(closes, end) - max(opens, start)).total_seconds()
+                total += max(overlap, 0.0)
+            day += timedelta(days=1)
+        return total
+
+    def next_opening(self, moment: datetime, zone: ZoneInfo) -> datetime | None:
+        """When the practice next opens after ``moment`` (None while open or never open)."""
+        day = moment.astimezone(zone).date()
+        for offset in range(366):  # a year of holidays and closed days is the most to skip
+            for opens, closes in self.periods_on(day + timedelta(days=offset), zone):
+                if opens <= moment < closes:
+                    return None
+                if opens > moment:
+                    return opens
+        return None
 
 
 def clock(moment: time) -> str:

@@ -67,13 +67,28 @@ class _ProfileReader(ValueChecks):
         self.raw = raw
         self.instance = instance
 
+    def _with_holidays_in_hours(self) -> dict[str, Any]:
+        """The settings with a top-level ``holidays`` list moved into the [hours] table."""
+        raw = dict(self.raw)
+        if "holidays" not in raw:
+            return raw
+        holidays = raw.pop("holidays")
+        hours = raw.get("hours")
+        if not isinstance(hours, dict):
+            self.problem("holidays need opening hours as an [hours] table (mon = [...], ...)")
+        elif "holidays" in hours:
+            self.problem("holidays are listed twice: at the top level and in [hours]")
+        else:
+            raw["hours"] = {**hours, "holidays": holidays}
+        return raw
+
     def read(self) -> dict[str, Any]:
-        known = {f.name for f in fields(Practice)}
+        known = {f.name for f in fields(Practice)} | {"holidays"}
         unknown = sorted(set(self.raw) - known)
         if unknown:
             self.problem(f"unknown practice settings {unknown}; the known ones are {sorted(known)}")
         values: dict[str, Any] = {}
-        for key, value in self.raw.items():
+        for key, value in self._with_holidays_in_hours().items():
             if key in _TEXT:
                 if self.text(key, value):
                     values[key] = value.strip()

@@ -110,6 +110,12 @@ class Practice:
         """The structured opening hours, when the profile has them."""
         return self.hours if isinstance(self.hours, OpeningHours) else None
 
+    def business_seconds(self, start: datetime, end: datetime) -> float:
+        """Open time between two instants; without structured hours, the time that passed."""
+        if isinstance(self.hours, OpeningHours):
+            return self.hours.business_seconds(start, end, self.zone)
+        return max((end - start).total_seconds(), 0.0)
+
     @property
     def zone(self) -> ZoneInfo:
         """The practice's time zone, in which every time is shown."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from .. import outbox, webhooks
 from ..extensions import SessionLike
-from ..models import STATUSES, Note, OutboxMessage, Submission
+from ..models import STATUSES, Note, OutboxMessage, Submission, utcnow
 from .actions import Actor, audit_event, staff_action, unit_of_work
 
 __all__ = ["Actor", "StatusConflict", "Update", "add_note", "resend", "set_status"]
@@ -69,6 +70,8 @@ def update_submission(
         update.status_from, update.status_to = submission.status, status
         submission.status = status
         update.changes.append("status")
+        if update.status_from == "new" and submission.first_response_at is None:
+            _record_first_response(submission, actor)
         _record(
             session,
             actor,
@@ -89,6 +92,15 @@ def update_submission(
     # The `submission.updated` webhook event, in this transaction: what changed, never the text.
     webhooks.submission_updated(session, submission, update.changes)
     return update
+
+
+def _record_first_response(submission: Submission, actor: Actor) -> None:
+    """The first time a request leaves New: when, by whom, and its wait in business time."""
+    practice = current_app.extensions["practice"]
+    submission.first_response_at = utcnow()
+    submission.first_response_by_id = actor.user.id if actor.user is not None else None
+    waited = practice.business_seconds(submission.created_at, submission.first_response_at)
+    submission.response_seconds = round(waited)
 
 
 def _record(
