@@ -3,7 +3,9 @@
 Both are queued in the outbox inside the transaction that stores the submission, so they exist
 exactly when the submission does. Their bodies are rendered later, by the delivery worker, from
 ``templates/email/<name>.txt`` and ``.html`` and the context stored here. Subjects are fixed text
-and the reference.
+and the reference. The patient's acknowledgement is in the language of the page they sent the
+form from: its subject is translated here and its context stores the language, in which the
+worker renders it (with ``Content-Language``); the front desk's notification stays in English.
 
 By default the front desk's notification says only that something arrived: the reference, the
 form, the time and the link. The specialty or topic (what treatment a patient seeks), a name, an
@@ -19,9 +21,11 @@ from functools import partial
 from typing import Any
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from . import outbox
 from .extensions import db
+from .i18n import page_language
 from .models import OutboxMessage, Submission, utcnow
 from .practice import Practice
 from .submissions import CATEGORY, KINDS, NOT_GIVEN, details, local_time
@@ -33,8 +37,8 @@ NOTIFICATION_SUBJECTS = {
     "contact": "New message — {reference}",
 }
 ACKNOWLEDGEMENT_SUBJECTS = {
-    "appointment": "We received your appointment request — {reference}",
-    "contact": "We received your message — {reference}",
+    "appointment": _l("We received your appointment request — %(reference)s"),
+    "contact": _l("We received your message — %(reference)s"),
 }
 
 
@@ -83,11 +87,17 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
         for recipient in recipients
     ]
     if patient_email:
-        acknowledgement = {"reference": reference, "form": kind, "noun": str(KINDS[kind].noun)}
+        # Read in the request, so in the language of the patient's page.
+        acknowledgement = {
+            "reference": reference,
+            "form": kind,
+            "noun": str(KINDS[kind].noun),
+            "language": page_language().tag,
+        }
         queued.append(
             send(
                 recipient=patient_email,
-                subject=ACKNOWLEDGEMENT_SUBJECTS[kind].format(reference=reference),
+                subject=str(ACKNOWLEDGEMENT_SUBJECTS[kind]) % {"reference": reference},
                 template="email/acknowledgement",
                 context=acknowledgement,
             )
