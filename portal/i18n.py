@@ -69,6 +69,10 @@ class Languages:
         self.by_prefix = {language.prefix: language for language in offered[1:]}
         self.by_tag = {language.tag: language for language in offered}
         self.tags = [language.tag for language in offered]
+        # Primary subtag -> the first offered tag with it: "pt" -> "pt-BR".
+        self.by_primary: dict[str, str] = {}
+        for language in offered:
+            self.by_primary.setdefault(language.locale.language, language.tag)
 
 
 def own_name(locale: Locale) -> str:
@@ -139,7 +143,19 @@ def path_in(language: Language) -> str:
 def offered_instead() -> Language | None:
     """The offered language the browser prefers, when this page is in another one."""
     offered = languages()
-    best = request.accept_languages.best_match(offered.tags)
+    accepted = request.accept_languages
+    best = accepted.best_match(offered.tags)
+    if best is None:
+        # Werkzeug matches pt to pt-BR but not pt-PT (or pt-CV) to it: a reader of any
+        # Portuguese is better served by the Brazilian pages than by English ones.
+        best = next(
+            (
+                offered.by_primary[primary]
+                for value, _quality in accepted
+                if (primary := value.split("-")[0].lower()) in offered.by_primary
+            ),
+            None,
+        )
     if best is None or best == page_language().tag:
         return None
     return offered.by_tag[best]
