@@ -56,7 +56,7 @@ typecheck: $(BIN)/.installed
 # and the wheel have them without this step; run it after changing any text a patient reads.
 TRANSLATIONS := portal/translations
 translations: $(BIN)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --sort-by-file \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --sort-by-file --add-location=file \
 	  --project=practice-portal --copyright-holder="the practice portal's authors" \
 	  -o $(TRANSLATIONS)/messages.pot .
 	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-wrap

@@ -340,7 +340,7 @@ def test_the_practices_own_words_are_translated_or_marked_english(make_app, tmp_
 def test_a_notice_without_a_translation_is_shown_marked_english(client):
     page = client.get("/es/notices/billing-disclosure").get_data(as_text=True)
     assert "<h1>Información sobre facturación</h1>" in page
-    assert "Para obtener una copia de nuestro Información sobre facturación" in page
+    assert "Para obtener una copia de «Información sobre facturación»" in page
 
 
 def test_opening_hours_and_holidays_read_in_the_pages_language(make_app, tmp_path):
