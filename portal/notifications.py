@@ -21,11 +21,12 @@ from functools import partial
 from typing import Any
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from . import outbox
 from .extensions import db
-from .i18n import page_language
+from .i18n import languages, page_language
 from .models import OutboxMessage, Submission, utcnow
 from .practice import Practice
 from .submissions import CATEGORY, KINDS, NOT_GIVEN, details, local_time
@@ -54,21 +55,9 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
     category_field = CATEGORY[kind]
     category = getattr(submission, category_field.key)
     include_details = bool(config["NOTIFY_INCLUDE_DETAILS"])
-    context: dict[str, Any] = {
-        "reference": reference,
-        "form": kind,
-        # Labels are stored as text: the context is JSON, rendered later by the worker.
-        "form_label": str(KINDS[kind].label),
-        "received": local_time(submission.created_at, practice.zone),
-        "staff_url": f"{config['PUBLIC_BASE_URL'].rstrip('/')}/admin/submissions/{reference}",
-        "details": None,
-    }
-    if include_details:
-        context |= {
-            "category_label": str(category_field.label),
-            "category": category or str(NOT_GIVEN),
-            "details": details(submission),
-        }
+    # The front desk reads English whatever the language of the patient's page.
+    with force_locale(languages().default.locale):
+        context = _notification(submission, practice, include_details)
     patient_email = submission.email if _sendable(submission.email) else None
 
     recipients = _front_desk(practice, config["FRONT_DESK_EMAILS"], category)
@@ -105,6 +94,30 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
     elif submission.email:
         log.info("no acknowledgement for %s: the address needs SMTPUTF8", reference)
     return queued
+
+
+def _notification(
+    submission: Submission, practice: Practice, include_details: bool
+) -> dict[str, Any]:
+    """The front desk's notification context: labels stored as text (the context is JSON)."""
+    reference = submission.reference
+    category_field = CATEGORY[submission.kind]
+    context: dict[str, Any] = {
+        "reference": reference,
+        "form": submission.kind,
+        "form_label": str(KINDS[submission.kind].label),
+        "received": local_time(submission.created_at, practice.zone),
+        "staff_url": f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/admin/submissions/"
+        f"{reference}",
+        "details": None,
+    }
+    if include_details:
+        context |= {
+            "category_label": str(category_field.label),
+            "category": getattr(submission, category_field.key) or str(NOT_GIVEN),
+            "details": details(submission),
+        }
+    return context
 
 
 def _front_desk(practice: Practice, default: list[str] | str, category: str | None) -> list[str]:

@@ -409,3 +409,20 @@ def test_the_acknowledgement_is_in_the_patients_language_and_the_front_desks_in_
     desk = received["desk@practice.example"]
     assert desk["Content-Language"] is None
     assert desk["Subject"].startswith("New message — MSG-")
+
+
+def test_the_front_desk_notification_stays_in_english_with_its_details(app, client):
+    app.config.update(NOTIFY_INCLUDE_DETAILS=True, FRONT_DESK_EMAILS=["desk@practice.example"])
+    assert post_in(client, "/es", "/request-an-appointment", VALID_APPOINTMENT).status_code == 303
+    with app.app_context():
+        desk = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.recipient == "desk@practice.example")
+        ).one()
+        context = dict(desk.context)
+    assert context["form_label"] == "Appointment request"
+    assert context["category_label"] == "Specialty"
+    details = {label: text for label, text in context["details"]}
+    assert details["Date of birth"] == "March 27, 1980"
+    assert details["Preferred days"] == "Monday, Thursday"
+    assert details["Specialty"] == "Total knee replacement"
+    assert "language" not in context
