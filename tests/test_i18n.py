@@ -35,6 +35,14 @@ def catalogue(tag: str) -> Catalog:
     return read(TRANSLATIONS / tag / "LC_MESSAGES" / "messages.po")
 
 
+def with_profile(make_app, tmp_path: Path, toml: str, **settings):
+    """An app whose instance folder holds this practice.toml."""
+    instance = tmp_path / "instance"
+    instance.mkdir(exist_ok=True)
+    (instance / "practice.toml").write_text(toml)
+    return make_app(**settings)
+
+
 # --- The catalogues ---------------------------------------------------------------------------
 
 
@@ -219,10 +227,12 @@ def test_a_right_to_left_language_lays_out_mirrored(make_app, tmp_path):
     test_catalogue.add("Contact us", "اتصل بنا")
     with (folder / "messages.mo").open("wb") as fh:
         write_mo(fh, test_catalogue)
-    instance = tmp_path / "instance"
-    instance.mkdir(exist_ok=True)
-    (instance / "practice.toml").write_text('languages = ["en", "ar"]\n')
-    app = make_app(BABEL_TRANSLATION_DIRECTORIES=f"translations;{tmp_path / 'rtl-translations'}")
+    app = with_profile(
+        make_app,
+        tmp_path,
+        'languages = ["en", "ar"]\n',
+        BABEL_TRANSLATION_DIRECTORIES=f"translations;{tmp_path / 'rtl-translations'}",
+    )
     response = app.test_client().get("/ar/contact-us")
     page = response.get_data(as_text=True)
     assert '<html lang="ar" dir="rtl">' in page
@@ -231,11 +241,8 @@ def test_a_right_to_left_language_lays_out_mirrored(make_app, tmp_path):
 
 
 def test_a_language_without_a_catalogue_keeps_the_portal_from_starting(make_app, tmp_path):
-    instance = tmp_path / "instance"
-    instance.mkdir(exist_ok=True)
-    (instance / "practice.toml").write_text('languages = ["en", "fr"]\n')
     with pytest.raises(RuntimeError, match=r"\['fr'\].*docs/translating.md"):
-        make_app()
+        with_profile(make_app, tmp_path, 'languages = ["en", "fr"]\n')
 
 
 @pytest.mark.parametrize(
@@ -315,17 +322,15 @@ def test_a_spanish_or_portuguese_post_stores_one_value_and_confirms_in_its_langu
 
 
 def test_the_practices_own_words_are_translated_or_marked_english(make_app, tmp_path):
-    instance = tmp_path / "instance"
-    instance.mkdir(exist_ok=True)
-    (instance / "practice.toml").write_text(
+    client = with_profile(
+        make_app,
+        tmp_path,
         'specialties = ["Cardiology", "Total hip replacement"]\n'
         'contact_topics = ["Billing", "Parking"]\n'
         "[translations.es]\n"
         '"Cardiology" = "Cardiología"\n'
-        '"Boston Out-Patient Surgical Suites" = "Centro Quirúrgico de Boston"\n'
-    )
-    app = make_app()
-    client = app.test_client()
+        '"Boston Out-Patient Surgical Suites" = "Centro Quirúrgico de Boston"\n',
+    ).test_client()
     spanish = client.get("/es/request-an-appointment").get_data(as_text=True)
     assert '<option value="Cardiology">Cardiología</option>' in spanish
     assert '<option value="Total hip replacement">Reemplazo total de cadera</option>' in spanish
@@ -337,20 +342,29 @@ def test_the_practices_own_words_are_translated_or_marked_english(make_app, tmp_
     assert '<span lang="en">' not in client.get("/contact-us").get_data(as_text=True)
 
 
-def test_a_notice_without_a_translation_is_shown_marked_english(client):
+def test_notices_are_translated_or_marked_english(make_app, tmp_path):
+    client = with_profile(
+        make_app,
+        tmp_path,
+        '[[notices]]\nslug = "billing-disclosure"\ntitle = "Billing Disclosure"\n'
+        '[[notices]]\nslug = "parking"\ntitle = "Parking"\ntext = "Park in lot B."\n',
+    ).test_client()
     page = client.get("/es/notices/billing-disclosure").get_data(as_text=True)
     assert "<h1>Información sobre facturación</h1>" in page
     assert "Para obtener una copia de «Información sobre facturación»" in page
+    page = client.get("/pt-br/notices/parking").get_data(as_text=True)
+    assert '<h1><span lang="en">Parking</span></h1>' in page
+    assert '<div lang="en">\n<p>Park in lot B.</p>' in page
+    assert '<a href="/pt-br/notices/parking"><span lang="en">Parking</span></a>' in page
 
 
 def test_opening_hours_and_holidays_read_in_the_pages_language(make_app, tmp_path):
-    instance = tmp_path / "instance"
-    instance.mkdir(exist_ok=True)
-    (instance / "practice.toml").write_text(
+    client = with_profile(
+        make_app,
+        tmp_path,
         '[hours]\nmon = ["07:00-16:00"]\ntue = ["07:00-16:00"]\nwed = ["07:00-16:00"]\n'
-        'thu = ["07:00-16:00"]\nfri = ["07:00-12:00", "13:00-16:00"]\nholidays = [2099-12-25]\n'
-    )
-    client = make_app().test_client()
+        'thu = ["07:00-16:00"]\nfri = ["07:00-12:00", "13:00-16:00"]\nholidays = [2099-12-25]\n',
+    ).test_client()
     english = client.get("/").get_data(as_text=True)
     assert "Monday to Thursday, 7 am to 4 pm" in english
     assert "Friday, December 25, 2099" in english
