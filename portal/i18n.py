@@ -110,15 +110,11 @@ def languages() -> Languages:
 
 def page_language() -> Language:
     """The language of this request's page: from its path's first segment, else the default."""
-    offered: Languages = current_app.extensions["languages"]
+    offered = languages()
     if not has_request_context():
         return offered.default
-    segments = request.path.split("/", 2)
-    return (
-        offered.by_prefix.get(segments[1], offered.default)
-        if len(segments) > 1
-        else offered.default
-    )
+    # A path always starts with "/": its first segment is the second item.
+    return offered.by_prefix.get(request.path.split("/", 2)[1], offered.default)
 
 
 def locale_selector() -> Locale:

@@ -440,3 +440,18 @@ def test_the_front_desk_notification_stays_in_english_with_its_details(app, clie
     assert details["Preferred days"] == "Monday, Thursday"
     assert details["Specialty"] == "Total knee replacement"
     assert "language" not in context
+
+
+@pytest.mark.parametrize(
+    ("status", "title"),
+    [(413, "Su formulario era demasiado largo para enviarlo"), (429, "Demasiadas solicitudes")],
+)
+def test_a_refused_post_answers_in_the_pages_language(app, client, status, title):
+    if status == 429:
+        app.config["FORM_POST_RATE_LIMIT"] = "1 per minute"
+        post_in(client, "/es", "/contact-us", VALID_CONTACT)  # the one POST the limit allows
+    data = {**VALID_CONTACT, "message": "x" * 70_000} if status == 413 else VALID_CONTACT
+    response = client.post("/es/contact-us", data=data)
+    assert response.status_code == status
+    assert title in response.get_data(as_text=True)
+    assert response.headers["Content-Language"] == "es"
