@@ -242,6 +242,13 @@ def test_patient_sends_a_message_in_their_language(app, live_server, page: Page,
     assert stored(app).topic == "Medical records"
 
 
+TOO_MANY = {
+    "": "Too many requests from your connection",
+    "/es": "Demasiadas solicitudes desde su conexión",
+    "/pt-br": "Solicitações demais a partir da sua conexão",
+}
+
+
 @pytest.mark.parametrize("prefix", ["", "/es", "/pt-br"])
 def test_every_public_page_passes_axe_in_every_language(app, live_server, page: Page, prefix):
     page.set_extra_http_headers({"Accept-Language": "pt-BR" if prefix != "/pt-br" else "es"})
@@ -262,6 +269,19 @@ def test_every_public_page_passes_axe_in_every_language(app, live_server, page: 
         page.locator("form button[type=submit]").click()
         expect(page.locator(".error-summary")).to_be_visible()
         assert_accessible(page, f"{prefix or 'en'} {path} with errors")
+    # The session ended while the form was open: "send it again".
+    page.goto(f"{live_server}{prefix}/contact-us")
+    page.context.clear_cookies()
+    page.locator("form button[type=submit]").click()
+    expect(page.locator(".notice--warning")).to_be_visible()
+    assert_accessible(page, f"{prefix or 'en'} contact form, send again")
+    # Over the limit of posts: the 429 page.
+    app.config["FORM_POST_RATE_LIMIT"] = "1 per minute"
+    page.goto(f"{live_server}{prefix}/contact-us")
+    for _ in range(2):  # the first is counted, the second refused
+        page.locator("form button[type=submit]").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(TOO_MANY[prefix])
+    assert_accessible(page, f"{prefix or 'en'} 429 page")
 
 
 def test_the_language_switcher_moves_between_versions_of_a_page(live_server, page: Page):

@@ -219,20 +219,24 @@ def test_error_pages_are_in_the_language_of_their_url(client, path, title):
     assert 'rel="alternate" hreflang' not in page  # no other versions of a page that is not
 
 
-def test_a_right_to_left_language_lays_out_mirrored(make_app, tmp_path):
-    """A test locale (Arabic, with a one-message catalogue): the page says dir="rtl"."""
+def right_to_left_app(make_app, tmp_path: Path):
+    """The portal offering a right-to-left test locale: Arabic, with a one-message catalogue."""
     folder = tmp_path / "rtl-translations" / "ar" / "LC_MESSAGES"
     folder.mkdir(parents=True)
     test_catalogue = Catalog(locale="ar")
     test_catalogue.add("Contact us", "اتصل بنا")
     with (folder / "messages.mo").open("wb") as fh:
         write_mo(fh, test_catalogue)
-    app = with_profile(
+    return with_profile(
         make_app,
         tmp_path,
         'languages = ["en", "ar"]\n',
         BABEL_TRANSLATION_DIRECTORIES=f"translations;{tmp_path / 'rtl-translations'}",
     )
+
+
+def test_a_right_to_left_language_lays_out_mirrored(make_app, tmp_path):
+    app = right_to_left_app(make_app, tmp_path)
     response = app.test_client().get("/ar/contact-us")
     page = response.get_data(as_text=True)
     assert '<html lang="ar" dir="rtl">' in page
