@@ -12,7 +12,7 @@ run: export FLASK_RUN_PORT := $(PORT)
 # The instance folder: PORTAL_INSTANCE_PATH when set (as the portal itself reads it), else instance/.
 INSTANCE := $(or $(PORTAL_INSTANCE_PATH),instance)
 
-.PHONY: run test lint typecheck
+.PHONY: run test lint typecheck translations
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,15 @@ lint: $(BIN)/.installed
 # mypy over portal/ with the settings in pyproject.toml; fails on any error.
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy portal
+
+# The catalogues: extract every marked message (babel.cfg), merge it into each language's .po
+# (new messages empty, changed ones fuzzy: tests/test_translations.py fails until a translator has
+# filled them), then compile the .mo files the portal reads. Both are committed, so a fresh clone
+# and the wheel have them without this step; run it after changing any text a patient reads.
+TRANSLATIONS := portal/translations
+translations: $(BIN)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --sort-by-file --add-location=file \
+	  --project=practice-portal --copyright-holder="the practice portal's authors" \
+	  -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-wrap
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy.engine import make_url
 
-from . import assets, errors, logs, security, storage, webhooks
+from . import assets, errors, i18n, logs, security, storage, webhooks
 from . import config as default_config
 from .extensions import (
     HttpsSessionInterface,
@@ -20,7 +20,6 @@ from .extensions import (
     csrf,
     db,
     limiter,
-    locale_selector,
     login_manager,
     mail,
     migrate,
@@ -51,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     warn_about_settings(app)
     register_extensions(app)
     register_blueprints(app)
+    i18n.register(app)  # after the blueprints: every public route gets its prefixed copies
     register_templates(app)
     assets.register(app)
     errors.register(app)
@@ -179,7 +179,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     app.session_interface = HttpsSessionInterface()
     mail.init_app(app)
-    babel.init_app(app, locale_selector=locale_selector)
+    babel.init_app(app, locale_selector=i18n.locale_selector)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -4,49 +4,61 @@ from __future__ import annotations
 
 from flask import Flask, has_request_context, render_template, request
 from flask.globals import request_ctx
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
-CALL_US = "Please try again later, or call us."
-
-# Status code -> (title, what to do), in plain words.
-ERROR_PAGES: dict[int, tuple[str, str]] = {
+# Status code -> (title, what to do), in plain words, in the page's language.
+ERROR_PAGES: dict[int, tuple[LazyString, LazyString]] = {
     400: (
-        "Sorry, we could not read that",
-        "Something in the request was not right. Go back and try again.",
+        _l("Sorry, we could not read that"),
+        _l("Something in the request was not right. Go back and try again."),
     ),
-    403: ("You cannot see this page", "You do not have permission to open this page."),
+    403: (_l("You cannot see this page"), _l("You do not have permission to open this page.")),
     404: (
-        "Page not found",
-        "If you typed the web address, check it is correct. "
-        "If you pasted it, check you copied the whole address.",
+        _l("Page not found"),
+        _l(
+            "If you typed the web address, check it is correct. "
+            "If you pasted it, check you copied the whole address."
+        ),
     ),
-    405: ("Sorry, that did not work", "This page cannot be used that way. Go back and try again."),
+    405: (
+        _l("Sorry, that did not work"),
+        _l("This page cannot be used that way. Go back and try again."),
+    ),
     413: (
-        "Your form was too long to send",
-        "Shorten what you wrote and try again, or call us instead.",
+        _l("Your form was too long to send"),
+        _l("Shorten what you wrote and try again, or call us instead."),
     ),
     429: (
-        "Too many requests from your connection",
-        "To protect our patients, we limit how many forms can be sent in a short time. "
-        "Please wait a few minutes and try again, or call us.",
+        _l("Too many requests from your connection"),
+        _l(
+            "To protect our patients, we limit how many forms can be sent in a short time. "
+            "Please wait a few minutes and try again, or call us."
+        ),
     ),
     500: (
-        "Sorry, there is a problem with the service",
-        f"Something went wrong on our side. {CALL_US}",
+        _l("Sorry, there is a problem with the service"),
+        _l("Something went wrong on our side. Please try again later, or call us."),
     ),
     503: (
-        "Sorry, the service is unavailable",
-        "We could not complete your request because of a problem on our side. "
-        "Please try again in a few minutes, or call us.",
+        _l("Sorry, the service is unavailable"),
+        _l(
+            "We could not complete your request because of a problem on our side. "
+            "Please try again in a few minutes, or call us."
+        ),
     ),
 }
 
 
 def render_error(code: int) -> tuple[str, int]:
     """The designed page for this status code."""
-    title, body = ERROR_PAGES.get(code, ERROR_PAGES[500] if code >= 500 else ERROR_PAGES[400])
+    lazy_title, lazy_body = ERROR_PAGES.get(
+        code, ERROR_PAGES[500] if code >= 500 else ERROR_PAGES[400]
+    )
+    title, body = str(lazy_title), str(lazy_body)
     if has_request_context() and request_ctx.url_adapter is None:
         # A request for a host the portal does not serve (TRUSTED_HOSTS): no link can be built
         # for it, and none should be, so the page is a bare one without any.

@@ -57,14 +57,8 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 mail = Mail()
 login_manager = LoginManager()
-# Every label of a submission is marked for translation (submissions.py); bound with
-# locale_selector below.
+# The language of a page is its URL's (i18n.locale_selector, bound in create_app).
 babel = Babel()
-
-
-def locale_selector() -> str:
-    """The language of a page or email: English only until the portal ships catalogues."""
-    return "en"
 
 
 class HttpsSessionInterface(SecureCookieSessionInterface):

@@ -1,6 +1,7 @@
 """The practice's legal notices: its own Markdown page, its website's page, or "ask the front desk".
 
-A notice whose slug has a file ``instance/notices/<slug>.md`` is shown inside the portal's layout,
+A notice whose slug has a file ``instance/notices/<slug>.md`` is shown inside the portal's layout
+(in another language, ``<slug>.<tag>.md`` such as ``privacy-practices.es.md`` when there is one),
 rendered by markdown-it-py with raw HTML off (headings, lists, emphasis and links; a
 ``javascript:`` or ``data:`` link is refused by the parser's own link check). Without a file, a
 notice with a ``url`` links to the practice's page, and one with neither shows the placeholder.
@@ -20,9 +21,10 @@ from .practice import Notice
 _markdown = MarkdownIt("commonmark", {"html": False, "typographer": True}).enable("replacements")
 
 
-def markdown_file(notice: Notice) -> Path | None:
-    """The practice's own Markdown page for this notice, if it wrote one."""
-    path = Path(current_app.instance_path) / "notices" / f"{notice.slug}.md"
+def markdown_file(notice: Notice, tag: str | None = None) -> Path | None:
+    """The practice's own Markdown page for this notice (``<slug>.<tag>.md`` in a language)."""
+    name = f"{notice.slug}.{tag}.md" if tag else f"{notice.slug}.md"
+    path = Path(current_app.instance_path) / "notices" / name
     return path if path.is_file() else None
 
 
@@ -43,9 +45,14 @@ def render_markdown(text: str) -> Markup:
     return Markup(_markdown.renderer.render(tokens, _markdown.options, {}))
 
 
-def notice_body(notice: Notice) -> Markup | None:
-    """The notice's page rendered from its Markdown file, if there is one."""
-    path = markdown_file(notice)
+def notice_body(notice: Notice, tag: str | None = None) -> tuple[Markup | None, str | None]:
+    """The notice's page from its Markdown file in the language ``tag``, else the profile's own;
+    with the lang to mark it with when it is not in the page's language (None when it is)."""
+    path = markdown_file(notice, tag) if tag else None
+    lang = None
     if path is None:
-        return None
-    return render_markdown(path.read_text(encoding="utf-8"))
+        path = markdown_file(notice)
+        lang = current_app.extensions["practice"].languages[0] if tag else None
+    if path is None:
+        return None, None
+    return render_markdown(path.read_text(encoding="utf-8")), lang

@@ -3,7 +3,9 @@
 Both are queued in the outbox inside the transaction that stores the submission, so they exist
 exactly when the submission does. Their bodies are rendered later, by the delivery worker, from
 ``templates/email/<name>.txt`` and ``.html`` and the context stored here. Subjects are fixed text
-and the reference.
+and the reference. The patient's acknowledgement is in the language of the page they sent the
+form from: its subject is translated here and its context stores the language, in which the
+worker renders it (with ``Content-Language``); the front desk's notification stays in English.
 
 By default the front desk's notification says only that something arrived: the reference, the
 form, the time and the link. The specialty or topic (what treatment a patient seeks), a name, an
@@ -19,9 +21,12 @@ from functools import partial
 from typing import Any
 
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 
 from . import outbox
 from .extensions import db
+from .i18n import languages, page_language
 from .models import OutboxMessage, Submission, utcnow
 from .practice import Practice
 from .submissions import CATEGORY, KINDS, NOT_GIVEN, details, local_time
@@ -33,8 +38,8 @@ NOTIFICATION_SUBJECTS = {
     "contact": "New message — {reference}",
 }
 ACKNOWLEDGEMENT_SUBJECTS = {
-    "appointment": "We received your appointment request — {reference}",
-    "contact": "We received your message — {reference}",
+    "appointment": _l("We received your appointment request — %(reference)s"),
+    "contact": _l("We received your message — %(reference)s"),
 }
 
 
@@ -50,21 +55,9 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
     category_field = CATEGORY[kind]
     category = getattr(submission, category_field.key)
     include_details = bool(config["NOTIFY_INCLUDE_DETAILS"])
-    context: dict[str, Any] = {
-        "reference": reference,
-        "form": kind,
-        # Labels are stored as text: the context is JSON, rendered later by the worker.
-        "form_label": str(KINDS[kind].label),
-        "received": local_time(submission.created_at, practice.zone),
-        "staff_url": f"{config['PUBLIC_BASE_URL'].rstrip('/')}/admin/submissions/{reference}",
-        "details": None,
-    }
-    if include_details:
-        context |= {
-            "category_label": str(category_field.label),
-            "category": category or str(NOT_GIVEN),
-            "details": details(submission),
-        }
+    # The front desk reads English whatever the language of the patient's page.
+    with force_locale(languages().default.locale):
+        context = _notification(submission, practice, include_details)
     patient_email = submission.email if _sendable(submission.email) else None
 
     recipients = _front_desk(practice, config["FRONT_DESK_EMAILS"], category)
@@ -83,11 +76,17 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
         for recipient in recipients
     ]
     if patient_email:
-        acknowledgement = {"reference": reference, "form": kind, "noun": str(KINDS[kind].noun)}
+        # Read in the request, so in the language of the patient's page.
+        acknowledgement = {
+            "reference": reference,
+            "form": kind,
+            "noun": str(KINDS[kind].noun),
+            "language": page_language().tag,
+        }
         queued.append(
             send(
                 recipient=patient_email,
-                subject=ACKNOWLEDGEMENT_SUBJECTS[kind].format(reference=reference),
+                subject=str(ACKNOWLEDGEMENT_SUBJECTS[kind]) % {"reference": reference},
                 template="email/acknowledgement",
                 context=acknowledgement,
             )
@@ -95,6 +94,30 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
     elif submission.email:
         log.info("no acknowledgement for %s: the address needs SMTPUTF8", reference)
     return queued
+
+
+def _notification(
+    submission: Submission, practice: Practice, include_details: bool
+) -> dict[str, Any]:
+    """The front desk's notification context: labels stored as text (the context is JSON)."""
+    reference = submission.reference
+    category_field = CATEGORY[submission.kind]
+    context: dict[str, Any] = {
+        "reference": reference,
+        "form": submission.kind,
+        "form_label": str(KINDS[submission.kind].label),
+        "received": local_time(submission.created_at, practice.zone),
+        "staff_url": f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/admin/submissions/"
+        f"{reference}",
+        "details": None,
+    }
+    if include_details:
+        context |= {
+            "category_label": str(category_field.label),
+            "category": getattr(submission, category_field.key) or str(NOT_GIVEN),
+            "details": details(submission),
+        }
+    return context
 
 
 def _front_desk(practice: Practice, default: list[str] | str, category: str | None) -> list[str]:

@@ -23,7 +23,8 @@ from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from flask_babel import LazyString
+from babel.dates import format_date
+from flask_babel import LazyString, get_locale
 from flask_babel import lazy_gettext as _l
 
 from .practice import format_phone
@@ -232,8 +233,11 @@ def display_phone(e164: str) -> str:
 
 
 def show_date(value: date) -> str:
-    """A date as people write it: March 27, 1980."""
-    return f"{value:%B} {value.day}, {value.year}"
+    """A date as people write it, in the page's language: March 27, 1980; 27 de marzo de 1980."""
+    locale = get_locale()
+    if locale is None or locale.language == "en":
+        return f"{value:%B} {value.day}, {value.year}"
+    return format_date(value, "long", locale=locale)
 
 
 def local_time(moment: datetime, zone: ZoneInfo, fmt: str = RECEIVED_FORMAT) -> str:

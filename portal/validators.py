@@ -1,12 +1,14 @@
 """Text rules both sides share: what a one-line answer and a long answer may contain.
 
-The patient forms and the staff forms both use these, so they live in neither blueprint.
+The patient forms and the staff forms both use these, so they live in neither blueprint. Their
+messages are translated when they are raised, in the language of the page (staff pages: English).
 """
 
 from __future__ import annotations
 
 import unicodedata
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import Field
 from wtforms.validators import ValidationError
@@ -42,13 +44,18 @@ def single_line(form: FlaskForm, field: Field) -> None:
     value = field.data or ""
     label = field.label.text
     if any(unicodedata.category(ch) == "Cc" or ch in LINE_BREAKS for ch in value):
-        raise ValidationError(f"{label} must be on one line, without special characters")
+        raise ValidationError(
+            _("%(label)s must be on one line, without special characters", label=label)
+        )
     if any(is_format_character(ch) for ch in value):
         # Refused rather than silently changed: these fields identify the patient, and what is
         # stored must be what they can see they typed.
         raise ValidationError(
-            f"{label} contains an invisible character (such as a text direction mark or a "
-            "zero-width space). Type it again rather than pasting it"
+            _(
+                "%(label)s contains an invisible character (such as a text direction mark or a "
+                "zero-width space). Type it again rather than pasting it",
+                label=label,
+            )
         )
 
 
@@ -56,7 +63,9 @@ def plain_text(form: FlaskForm, field: Field) -> None:
     """Allow line breaks and tabs in a long answer, but no other control characters."""
     value = field.data or ""
     if any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n" for ch in value):
-        raise ValidationError(f"{field.label.text} must not contain special characters")
+        raise ValidationError(
+            _("%(label)s must not contain special characters", label=field.label.text)
+        )
 
 
 def add_error(field: Field, message: str) -> None:

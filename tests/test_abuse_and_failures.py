@@ -167,7 +167,7 @@ def test_every_error_page_has_a_title_and_the_phone(app, code):
     with app.test_request_context():
         page, status = render_error(code)
     assert status == code
-    assert ERROR_PAGES[code][0] in page
+    assert str(ERROR_PAGES[code][0]) in page
     assert PHONE in page
 
 

@@ -32,6 +32,9 @@ SERVE_EVERY_PAGE = textwrap.dedent(
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
         response.close()
+    # The compiled catalogues came with the wheel: the Spanish page is in Spanish.
+    page = client.get("/es/contact-us").get_data(as_text=True)
+    assert "Enviar mensaje" in page, page
     print("ok")
     """
 )
@@ -91,6 +94,8 @@ def test_installed_wheel_serves_every_page_with_its_css(tmp_path, wheel):
         "portal/static/css/portal.css",
         "portal/migrations/env.py",
         "portal/migrations/alembic.ini",
+        "portal/translations/es/LC_MESSAGES/messages.mo",
+        "portal/translations/pt_BR/LC_MESSAGES/messages.mo",
     ):
         assert shipped in names, shipped
     assert not any(name.startswith("instance/") for name in names)

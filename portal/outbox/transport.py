@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import current_app, render_template
+from flask_babel import force_locale
 from flask_mail import BadHeaderError, Message, sanitize_address, sanitize_addresses
 
 from ..storage import private_folder
@@ -220,14 +221,23 @@ def transport_for_app() -> Transport:
 
 
 def build(row: Claimed) -> Message:
-    """Render a claimed message into a Flask-Mail Message; any failure makes it a poison message."""
+    """Render a claimed message into a Flask-Mail Message; any failure makes it a poison message.
+
+    A message whose context names its ``language`` (the patient's acknowledgement) is rendered
+    in it and says so in ``Content-Language``; any other is in the default language.
+    """
+    language = row.context.get("language")
+    with force_locale(language.replace("-", "_") if language else "en"):
+        body = render_template(f"{row.template}.txt", **row.context)
+        html = render_template(f"{row.template}.html", **row.context)
     message = Message(
         subject=row.subject,
         recipients=[row.recipient],
-        body=render_template(f"{row.template}.txt", **row.context),
-        html=render_template(f"{row.template}.html", **row.context),
+        body=body,
+        html=html,
         reply_to=row.reply_to,
         date=row.queued_at.timestamp(),
+        extra_headers={"Content-Language": language} if language else None,
     )
     message.msgId = row.message_id
     if message.has_bad_headers():

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# How the parts of a line join, in English; the patients' pages pass their language's own.
+ENGLISH = {
+    "days": "{first} to {last}",
+    "two_days": "{first} and {last}",
+    "period": "{opens} to {closes}",
+    "periods": " and ",
+    "line": "{days}, {times}",
+}
 
 
 @dataclass(frozen=True)
@@ -17,8 +26,14 @@ class OpeningHours:
     days: dict[str, list[tuple[time, time]]]
     holidays: list[date] = field(default_factory=list)
 
-    def in_words(self) -> list[str]:
+    def in_words(
+        self,
+        day_names: Sequence[str] = DAY_NAMES,
+        clock: Callable[[time], str] | None = None,
+        words: Mapping[str, str] = ENGLISH,
+    ) -> list[str]:
         """One line per run of days with the same hours: "Monday to Friday, 7 am to 4 pm"."""
+        clock = clock or us_clock
         lines = []
         runs: list[tuple[int, int, list[tuple[time, time]]]] = []
         for index, day in enumerate(DAYS):
@@ -30,11 +45,15 @@ class OpeningHours:
         for first, last, periods in runs:
             if not periods:
                 continue  # closed: left out, as a practice's own website does
-            days = DAY_NAMES[first] if first == last else f"{DAY_NAMES[first]} to {DAY_NAMES[last]}"
+            names = {"first": day_names[first], "last": day_names[last]}
+            days = day_names[first] if first == last else words["days"].format(**names)
             if last == first + 1:
-                days = f"{DAY_NAMES[first]} and {DAY_NAMES[last]}"
-            times = " and ".join(f"{clock(a)} to {clock(b)}" for a, b in periods)
-            lines.append(f"{days}, {times}")
+                days = words["two_days"].format(**names)
+            times = words["periods"].join(
+                words["period"].format(opens=clock(a), closes=clock(b)) for a, b in periods
+            )
+            line = words["line"].format(days=days, times=times)
+            lines.append(line[:1].upper() + line[1:])
         return lines
 
     @property
@@ -93,7 +112,7 @@ class OpeningHours:
         return None
 
 
-def clock(moment: time) -> str:
+def us_clock(moment: time) -> str:
     """7:00 -> "7 am", 16:30 -> "4:30 pm", 12:00 -> "12 pm" (as U.S. practices write it)."""
     hour = moment.hour % 12 or 12
     suffix = "am" if moment.hour < 12 else "pm"

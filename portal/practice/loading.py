@@ -110,6 +110,8 @@ class _ProfileReader(ValueChecks):
                 values[key] = self.tables(key, value, Notice, required=("slug", "title"))
             elif key == "routing":
                 values[key] = self.routing(value)
+            elif key == "languages":
+                values[key] = self.languages(value)
         for key in _URLS:
             if key in values:
                 self.url(key, values[key])
@@ -124,6 +126,8 @@ class _ProfileReader(ValueChecks):
         if "accent_color" in values:
             self.accent(values["accent_color"])
         self.logo(values)
+        if "translations" in self.raw:
+            values["translations"] = self.translations(self.raw["translations"], values)
         return values
 
     def logo(self, values: dict[str, Any]) -> None:
@@ -183,6 +187,32 @@ class _ProfileReader(ValueChecks):
                 self.url(f"{where} url", item["url"])
             made.append(kind(**item))
         return made
+
+    def translations(self, value: object, values: dict[str, Any]) -> dict[str, dict[str, str]]:
+        """[translations.<tag>]: the profile's English text -> translation, over the default."""
+        merged = Practice().translations
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            self.problem('translations must be tables, e.g. [translations.es] "Billing" = "…"')
+            return merged
+        tags = values.get("languages") or Practice().languages
+        words = Practice(**{k: v for k, v in values.items() if v is not None}).own_words()
+        for tag, table in value.items():
+            if tag not in tags[1:]:
+                self.problem(
+                    f"[translations.{tag}]: {tag!r} is not one of the languages {tags[1:]}"
+                )
+                continue
+            for english, translated in table.items():
+                if not isinstance(translated, str) or not translated.strip():
+                    self.problem(f"[translations.{tag}] {english!r} must be a text in quotes")
+                elif english not in words:
+                    self.problem(
+                        f"[translations.{tag}] {english!r} is none of the profile's own words "
+                        "(its name, specialties, topics, notice titles and texts, link labels)"
+                    )
+                else:
+                    merged.setdefault(tag, {})[english] = translated.strip()
+        return merged
 
     def routing(self, value: object) -> dict[str, list[str]]:
         if not isinstance(value, dict):

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from .formatting import format_phone
 from .hours import DAY_NAMES, DAYS, OpeningHours
+from .words import DEFAULT_TRANSLATIONS
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,29 @@ class Practice:
     notices: list[Notice] = field(default_factory=_default_notices)
     # Specialty or contact topic -> front-desk addresses that receive it instead of the default.
     routing: dict[str, list[str]] = field(default_factory=dict)
+    # The languages of the patients' pages, as BCP 47 tags; the first (English, in which the
+    # profile is written) is served at the unprefixed URLs, each other one under /<tag>/.
+    languages: list[str] = field(default_factory=lambda: ["en", "es", "pt-BR"])
+    # The practice's own words per language: tag -> English text -> translation (name,
+    # specialties, topics, notice titles and texts, link labels, free-text hours). The default
+    # covers the default words; a profile's [translations.<tag>] is laid over it.
+    translations: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {tag: dict(words) for tag, words in DEFAULT_TRANSLATIONS.items()}
+    )
 
     @property
     def year(self) -> int:
         """The year of the copyright line: the profile's, else the current year."""
         return self.copyright_year or datetime.now(self.zone).year
+
+    def own_words(self) -> set[str]:
+        """Every text of the profile that [translations.<tag>] may translate."""
+        words = {self.name, *self.specialties, *self.contact_topics}
+        words |= {link.label for link in self.nav_links}
+        words |= {n.title for n in self.notices} | {n.text for n in self.notices if n.text}
+        if isinstance(self.hours, str):
+            words.add(self.hours)
+        return words
 
     @property
     def hours_in_words(self) -> list[str]:

@@ -13,6 +13,8 @@ from typing import Any, ClassVar, TypeVar
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (  # type: ignore[attr-defined]  # SelectChoice: WTForms 3.3, stubs 3.2
     BooleanField,
@@ -30,6 +32,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import submissions as schema
+from ..i18n import own_words
 from ..practice import Practice
 from ..submissions import APPOINTMENT, CONTACT, form_field
 from ..validators import add_error, drop_format_characters, plain_text, single_line, strip
@@ -38,7 +41,8 @@ NAME_MAX = 100
 TEXT_MAX = 2000
 MAX_AGE_YEARS = 120
 FORM_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
-PHONE_EXAMPLE = "Enter a phone number, like (617) 555-0123"
+# Messages are lazy: the form classes are built at import, the text is read in the page's language.
+PHONE_EXAMPLE = _l("Enter a phone number, like (617) 555-0123")
 WEEKDAYS = schema.WEEKDAYS
 
 
@@ -83,7 +87,7 @@ def email_address(form: FlaskForm, field: EmailField) -> None:
     try:
         result = validate_email(field.data, check_deliverability=False)
     except EmailNotValidError as error:
-        raise ValidationError("Enter an email address, like name@example.com") from error
+        raise ValidationError(_("Enter an email address, like name@example.com")) from error
     field.normalised = result.normalized
 
 
@@ -97,34 +101,40 @@ def one_line(cls: type[F], question: schema.Field, presence: Any, limit: Length,
     )
 
 
-def name_field(question: schema.Field) -> StringField:
+def too_long(question: schema.Field, limit: int) -> Length:
+    """The length rule of a one-line answer, its message naming the question."""
+    return Length(
+        max=limit,
+        message=_l(
+            "%(label)s must be %(limit)s characters or fewer", label=question.label, limit=limit
+        ),
+    )
+
+
+def name_field(question: schema.Field, missing: schema.Text) -> StringField:
     """A required name: any script, one line, up to 100 characters."""
-    label = question.label
-    too_long = Length(max=NAME_MAX, message=f"{label} must be {NAME_MAX} characters or fewer")
-    return one_line(StringField, question, DataRequired(f"Enter your {label.lower()}"), too_long)
+    return one_line(StringField, question, DataRequired(missing), too_long(question, NAME_MAX))
 
 
 def optional_line(question: schema.Field, max_length: int = NAME_MAX) -> StringField:
     """An optional one-line answer."""
-    message = f"{question.label} must be {max_length} characters or fewer"
-    return one_line(StringField, question, Optional(), Length(max=max_length, message=message))
+    return one_line(StringField, question, Optional(), too_long(question, max_length))
 
 
 def phone_field(required: bool, question: schema.Field = schema.PHONE) -> PhoneField:
     """The patient's phone number, normalised to E.164 when it validates."""
-    presence = DataRequired("Enter your phone number") if required else Optional()
+    presence = DataRequired(_l("Enter your phone number")) if required else Optional()
     limit = Length(max=40, message=PHONE_EXAMPLE)
     return one_line(PhoneField, question, presence, limit, phone_number)
 
 
 def email_field(required: bool, question: schema.Field = schema.EMAIL) -> EmailField:
     """The patient's email address, checked offline and normalised."""
-    presence = DataRequired("Enter your email address") if required else Optional()
-    limit = Length(max=254, message="Email address must be 254 characters or fewer")
-    return one_line(EmailField, question, presence, limit, email_address)
+    presence = DataRequired(_l("Enter your email address")) if required else Optional()
+    return one_line(EmailField, question, presence, too_long(question, 254), email_address)
 
 
-def long_text(question: schema.Field, missing: str) -> TextAreaField:
+def long_text(question: schema.Field, missing: schema.Text) -> TextAreaField:
     """A required long answer of up to 2,000 characters."""
     label = question.label
     return TextAreaField(
@@ -134,7 +144,10 @@ def long_text(question: schema.Field, missing: str) -> TextAreaField:
         filters=[drop_format_characters, strip],
         validators=[
             DataRequired(missing),
-            Length(max=TEXT_MAX, message=f"{label} must be 2,000 characters or fewer"),
+            Length(
+                max=TEXT_MAX,
+                message=_l("%(label)s must be 2,000 characters or fewer", label=label),
+            ),
             plain_text,
         ],
     )
@@ -151,6 +164,15 @@ class MemorableDateField(Field):
     # The most digits each part may have. Anything longer is not a date, and int() of it could
     # overflow date() (an OverflowError, not a ValueError).
     DIGITS = {"month": 2, "day": 2, "year": 4}
+    # Which parts are missing -> the message (each whole, so that a language can word it).
+    MISSING = {
+        ("month",): _l("%(label)s must include a month"),
+        ("day",): _l("%(label)s must include a day"),
+        ("year",): _l("%(label)s must include a year"),
+        ("month", "day"): _l("%(label)s must include a month and a day"),
+        ("month", "year"): _l("%(label)s must include a month and a year"),
+        ("day", "year"): _l("%(label)s must include a day and a year"),
+    }
 
     def __init__(self, label: str | None = None, validators: list | None = None, **kwargs):
         super().__init__(label, validators, **kwargs)
@@ -172,10 +194,10 @@ class MemorableDateField(Field):
         missing = [p for p in self.PARTS if not self.parts[p]]
         if len(missing) == len(self.PARTS):
             self.invalid_parts = set(self.PARTS)
-            raise ValidationError(f"Enter your {label.lower()}")
+            raise ValidationError(_("Enter your date of birth"))
         if missing:
             self.invalid_parts = set(missing)
-            raise ValidationError(f"{label} must include a {' and a '.join(missing)}")
+            raise ValidationError(str(self.MISSING[tuple(missing)]) % {"label": label})
         self.invalid_parts = {
             p
             for p in self.PARTS
@@ -183,20 +205,27 @@ class MemorableDateField(Field):
         }
         if len(self.parts["year"]) != self.DIGITS["year"]:
             self.invalid_parts.add("year")
+        not_a_date = _("%(label)s must be a real date, like 3 27 1980", label=label)
         if self.invalid_parts:
-            raise ValidationError(f"{label} must be a real date, like 3 27 1980")
+            raise ValidationError(not_a_date)
         try:
             value = date(int(self.parts["year"]), int(self.parts["month"]), int(self.parts["day"]))
         except (ValueError, OverflowError) as error:
             self.invalid_parts = set(self.PARTS)
-            raise ValidationError(f"{label} must be a real date, like 3 27 1980") from error
+            raise ValidationError(not_a_date) from error
         today = date.today()
         if value >= today:
             self.invalid_parts = set(self.PARTS)
-            raise ValidationError(f"{label} must be in the past")
+            raise ValidationError(_("%(label)s must be in the past", label=label))
         if _years_between(value, today) > MAX_AGE_YEARS:
             self.invalid_parts = {"year"}
-            raise ValidationError(f"{label} must be within the last {MAX_AGE_YEARS} years")
+            raise ValidationError(
+                _(
+                    "%(label)s must be within the last %(years)s years",
+                    label=label,
+                    years=MAX_AGE_YEARS,
+                )
+            )
         self.data = value
 
     @property
@@ -228,11 +257,11 @@ class PatientForm(FlaskForm):
 
     form_token = HiddenField(validators=[InputRequired()])
     # A trap for bots: hidden by the stylesheet, named so that no browser autofills it.
-    portal_hp = StringField("Leave this field empty", filters=[strip])
+    portal_hp = StringField(_l("Leave this field empty"), filters=[strip])
 
     def validate_form_token(self, field: Field) -> None:
         if not FORM_TOKEN_PATTERN.match(field.data or ""):
-            raise ValidationError("This form has expired")
+            raise ValidationError(_("This form has expired"))
 
     # Fields named otherwise than the answer they store (submissions.py keys).
     RENAMED: ClassVar[dict[str, str]] = {}
@@ -257,10 +286,24 @@ def choices_of(question: schema.Field) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in (question.choices or {}).items()]
 
 
-def listed(question: schema.Field, options: list[str]) -> list[SelectChoice]:
-    """A select list of the practice's own options, after the empty first option."""
+def listed(
+    question: schema.Field, options: list[str], practice: Practice | None = None
+) -> list[SelectChoice]:
+    """A select list of the practice's own options, after the empty first option.
+
+    With the practice, each option reads in the page's language where the profile translates
+    it, else in English marked ``lang="en"``; its value is the English text in every language.
+    """
     first = question.prompt if question.prompt is not None else question.empty_answer
-    return [SelectChoice("", first), *(SelectChoice(o) for o in options)]
+    return [SelectChoice("", first), *(own_choice(o, practice) for o in options)]
+
+
+def own_choice(option: str, practice: Practice | None) -> SelectChoice:
+    """One of the practice's options: stored as written in the profile, shown translated."""
+    if practice is None:
+        return SelectChoice(option)
+    label, lang = own_words(practice, option)
+    return SelectChoice(option, label, render_kw={"lang": lang} if lang else None)
 
 
 def _appointment(key: str) -> schema.Field:
@@ -272,8 +315,8 @@ class AppointmentForm(PatientForm):
 
     RENAMED = {"message": "reason"}  # the reason for the visit is the request's message
 
-    first_name = name_field(_appointment("first_name"))
-    last_name = name_field(_appointment("last_name"))
+    first_name = name_field(_appointment("first_name"), _l("Enter your first name"))
+    last_name = name_field(_appointment("last_name"), _l("Enter your last name"))
     date_of_birth = MemorableDateField(
         _appointment("date_of_birth").label, description=_appointment("date_of_birth").hint
     )
@@ -283,10 +326,10 @@ class AppointmentForm(PatientForm):
         _appointment("contact_method").label,
         choices=choices_of(_appointment("contact_method")),
         default="phone",
-        validators=[InputRequired("Select how we should contact you")],
+        validators=[InputRequired(_l("Select how we should contact you"))],
     )
     specialty = SelectField(
-        _appointment("specialty").label, validators=[DataRequired("Select a specialty")]
+        _appointment("specialty").label, validators=[DataRequired(_l("Select a specialty"))]
     )
     physician = SelectField(_appointment("physician").label, validators=[Optional()])
     patient_type = RadioField(
@@ -306,22 +349,24 @@ class AppointmentForm(PatientForm):
     )
     insurance = optional_line(_appointment("insurance"))
     referring_physician = optional_line(_appointment("referring_physician"))
-    reason = long_text(_appointment("message"), "Enter the reason for your visit")
+    reason = long_text(_appointment("message"), _l("Enter the reason for your visit"))
     consent = BooleanField(
         _appointment("consent").label,
-        validators=[DataRequired("Confirm that you understand this is a request")],
+        validators=[DataRequired(_l("Confirm that you understand this is a request"))],
     )
 
     def __init__(self, practice: Practice, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.specialty.choices = listed(_appointment("specialty"), practice.specialties)
+        self.specialty.choices = listed(_appointment("specialty"), practice.specialties, practice)
         self.physician.choices = listed(_appointment("physician"), practice.physicians)
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
         # Optional() stops the email field's own chain when empty, so this rule lives here.
         if self.contact_method.data == "email" and not self.email.data and not self.email.errors:
-            add_error(self.email, "Enter your email address, or choose another way to contact you")
+            add_error(
+                self.email, _("Enter your email address, or choose another way to contact you")
+            )
             valid = False
         return valid
 
@@ -333,12 +378,12 @@ def _contact(key: str) -> schema.Field:
 class ContactForm(PatientForm):
     """Contact Us."""
 
-    name = name_field(_contact("name"))
+    name = name_field(_contact("name"), _l("Enter your name"))
     email = email_field(required=True, question=_contact("email"))
     phone = phone_field(required=False, question=_contact("phone"))
     topic = SelectField(_contact("topic").label, validators=[Optional()])
-    message = long_text(_contact("message"), "Enter your message")
+    message = long_text(_contact("message"), _l("Enter your message"))
 
     def __init__(self, practice: Practice, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.topic.choices = listed(_contact("topic"), practice.contact_topics)
+        self.topic.choices = listed(_contact("topic"), practice.contact_topics, practice)

@@ -22,6 +22,7 @@ from wtforms import Field
 
 from .. import webhooks
 from ..extensions import csrf, db, limiter
+from ..i18n import offered_instead, own_words, page_language
 from ..models import Submission, new_reference
 from ..notices import notice_body
 from ..notifications import queue_submission_emails
@@ -119,10 +120,19 @@ def notice(slug: str) -> Response | str:
     found = practice().notice(slug)
     if found is None:
         abort(404)
-    body = notice_body(found)
+    language = page_language()
+    body, body_lang = notice_body(found, None if language.is_default else language.tag)
     if body is None and found.url:
         return redirect(found.url)
-    return render_template("public/notice.html", notice=found, body=body)
+    text, text_lang = own_words(practice(), found.text) if found.text else (None, None)
+    return render_template(
+        "public/notice.html",
+        notice=found,
+        body=body,
+        body_lang=body_lang,
+        text=text,
+        text_lang=text_lang,
+    )
 
 
 def _handle_form(kind: str) -> Response | tuple[str, int] | str:
@@ -160,8 +170,13 @@ def _blank_form(kind: str) -> str:
     same page for everyone but for its CSRF and one-time tokens. When templates reload (debug),
     the form is drawn afresh every time.
     """
-    cache: dict[str, str] = current_app.extensions.setdefault("blank_forms", {})
-    page = cache.get(kind)
+    cache: dict[tuple[str, str, str | None], str] = current_app.extensions.setdefault(
+        "blank_forms", {}
+    )
+    # One page per language and per line offering another language (at most n x n pages).
+    offer = offered_instead()
+    key = (kind, page_language().tag, offer.tag if offer else None)
+    page = cache.get(key)
     if page is None or current_app.jinja_env.auto_reload:
         form_class, template = FORMS[kind]
         form = form_class(practice())
@@ -169,7 +184,7 @@ def _blank_form(kind: str) -> str:
         page = render_template(template, form=form).replace(
             form.csrf_token.current_token, CSRF_SLOT
         )
-        cache[kind] = page
+        cache[key] = page
     return page.replace(CSRF_SLOT, generate_csrf()).replace(FORM_TOKEN_SLOT, new_form_token())
 
 
