@@ -49,7 +49,7 @@ HOURS = OpeningHours(
     },
     holidays=[date(2026, 11, 26)],
 )
-WEEKDAYS_PROFILE = '[hours]\n' + "".join(f'{d} = ["07:00-16:00"]\n' for d in DAYS[:5])
+WEEKDAYS_PROFILE = "[hours]\n" + "".join(f'{d} = ["07:00-16:00"]\n' for d in DAYS[:5])
 
 
 def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
@@ -412,4 +412,3 @@ def test_exports_name_the_assignee_and_the_first_response(app, client):
     sheet = load_workbook(io.BytesIO(client.get("/admin/export.xlsx").get_data())).active
     header = [cell.value for cell in sheet[1]]
     assert header[at : at + 4] == headers[at : at + 4]
-

@@ -75,7 +75,8 @@ def test_front_desk_assigns_to_itself_answers_and_sees_overdue(app, live_server,
     page.get_by_role("link", name="Back to the inbox").click()
     page.get_by_role("link", name="1 Overdue").click()
     expect(page.get_by_label("Order", exact=True)).to_have_value("waiting")
-    expect(page.get_by_text("1 submission matches these filters, longest waiting first.")).to_be_visible()
+    summary = "1 submission matches these filters, longest waiting first."
+    expect(page.get_by_text(summary)).to_be_visible()
     expect(page.get_by_role("link", name=overdue)).to_be_visible()
     assert_accessible(page, "inbox, overdue, longest waiting first")
     screenshot(page, "front-desk-inbox-overdue")

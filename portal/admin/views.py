@@ -250,10 +250,10 @@ def inbox() -> tuple[str, int]:
         per_page=PER_PAGE,
         error_out=False,  # past the last page: an empty page, not an error
     )
-    detail = {**audited_filters(used), "page": page.page, "results": page.total}
-    record_event(db.session, staff_actor(), "inbox.viewed", detail=detail)
     submissions = list(page.items)
-    return render_template(
+    # Drawn before the audit record's commit, which expires every loaded row: rendered after
+    # it, the page would read each of its submissions again, one query each.
+    html = render_template(
         "admin/inbox.html",
         form=form,
         page=page,
@@ -266,7 +266,10 @@ def inbox() -> tuple[str, int]:
         # The order is no filter, but the page links keep it.
         page_args={**used, **({"sort": "waiting"} if waiting_order else {})},
         waiting_order=waiting_order,
-    ), 200
+    )
+    detail = {**audited_filters(used), "page": page.page, "results": page.total}
+    record_event(db.session, staff_actor(), "inbox.viewed", detail=detail)
+    return html, 200
 
 
 def find_submission(reference: str) -> Submission:
