@@ -25,6 +25,7 @@ ACTIONS: dict[str, str] = {
     "inbox.viewed": "Viewed the inbox",
     "submission.viewed": "Viewed a submission",
     "submission.status": "Changed a status",
+    "submission.assigned": "Changed who a submission is assigned to",
     "note.added": "Added a note",
     "notification.resent": "Resent a notification",
     "outbox.retry_failed": "Retried all failed emails",

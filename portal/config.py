@@ -173,6 +173,10 @@ PASSWORD_HASH_METHOD = "scrypt"
 RETENTION_DAYS = 365
 # Rows fetched from the database per query while an export streams.
 EXPORT_BATCH_SIZE = 1000
+# Business hours (open hours of the practice profile's [hours]) a New request may wait for its
+# first response before the inbox marks it Overdue; 8 is about one business day. With free-text
+# hours no business time can be counted, and this is hours of elapsed time.
+RESPONSE_TARGET_HOURS = 8
 
 # --- The API for machines at /api/v1 ------------------------------------------------------------
 # Requests per API token, counted in the same storage as the forms' limits (RATELIMIT_STORAGE_URI),

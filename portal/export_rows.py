@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .response_time import hours_text
 from .submissions import (
     APPOINTMENT,
     CONTACT,
@@ -58,6 +59,10 @@ EXPORT_ORDER = (
 )
 
 
+# The front desk's work on a submission, after its status (staff emails: staff data).
+FRONT_DESK = ("assigned_to", "first_response_at", "first_response_by", "response_hours")
+
+
 def kinds_with(key: str) -> tuple[str, ...]:
     """The kinds of submission whose form stores ``key``."""
     return tuple(k for k in FORMS if any(f.key == key for f in stored_fields(k)))
@@ -66,7 +71,7 @@ def kinds_with(key: str) -> tuple[str, ...]:
 def export_columns(kind: str | None) -> list[Column]:
     """The columns of an export of one kind (its own fields and labels) or of both kinds."""
     # The kind's column only when both kinds are exported.
-    meta = ["reference", "received", *([] if kind else ["kind"]), "status"]
+    meta = ["reference", "received", *([] if kind else ["kind"]), "status", *FRONT_DESK]
     # The kind's column keeps the key "form" in JSON exports, as before.
     columns = [Column("form" if key == "kind" else key, str(LABELS[key])) for key in meta]
     for key in EXPORT_ORDER:
@@ -111,6 +116,12 @@ def export_formatter(zone: ZoneInfo) -> Callable[[Any], dict[str, str]]:
             "received": row.created_at.astimezone(zone).isoformat(timespec="seconds"),
             "form": kinds.get(row.form, row.form),
             "status": statuses.get(row.status, row.status),
+            # The two accounts' emails, which exports.fetch_rows joins to each row.
+            "assigned_to": row.assigned_to_email,
+            "first_response_at": row.first_response_at
+            and row.first_response_at.astimezone(zone).isoformat(timespec="seconds"),
+            "first_response_by": row.first_response_by_email,
+            "response_hours": hours_text(row.response_seconds),
         }
         for key in EXPORT_ORDER:
             value = getattr(row, key)

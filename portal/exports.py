@@ -23,11 +23,12 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy.orm import aliased
 
 from . import fhir
 from .export_rows import export_columns, export_formatter
 from .extensions import SessionLike
-from .models import Submission
+from .models import Submission, User
 from .practice import Practice
 from .submissions import KINDS
 
@@ -114,10 +115,18 @@ def fetch_rows(
     """
     # The kind as well as the column it is stored in (form): fhir.py reads submission.kind.
     table_columns = [*Submission.__table__.columns, Submission.__table__.c.form.label("kind")]
+    # The staff accounts' emails, joined by primary key: the export names people, not ids.
+    assignee, responder = aliased(User), aliased(User)
+    staff_columns = [
+        assignee.email.label("assigned_to_email"),
+        responder.email.label("first_response_by_email"),
+    ]
     last_id = 0
     while True:
         batch = session.execute(
-            select(*table_columns)
+            select(*table_columns, *staff_columns)
+            .outerjoin(assignee, Submission.assigned_to_id == assignee.id)
+            .outerjoin(responder, Submission.first_response_by_id == responder.id)
             .where(*clauses, Submission.id > last_id)
             .order_by(Submission.id)
             .limit(batch_size)

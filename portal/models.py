@@ -381,7 +381,7 @@ class LoginThrottle(Model):
 # Events a webhook endpoint may receive -> what the admin page says.
 WEBHOOK_EVENTS = {
     "submission.created": "A submission arrives",
-    "submission.updated": "A submission's status changes or a note is added",
+    "submission.updated": "A submission's status or assignment changes, or a note is added",
     "delivery.failed": "An email or webhook fails for good",
 }
 

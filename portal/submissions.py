@@ -72,7 +72,16 @@ LABELS: dict[str, Text] = {
     "patient_name": _l("Name"),
     "phone": _l("Phone"),
     "category": _l("Specialty or topic"),
+    # The front desk's work on it (staff pages and exports).
+    "assigned_to": _l("Assigned to"),
+    "first_response_at": _l("First response at"),
+    "first_response_by": _l("First response by"),
+    "response_time": _l("Response time"),
+    "response_hours": _l("Response time (business hours)"),
 }
+# Assigned to no one; a New request waiting longer than RESPONSE_TARGET_HOURS.
+NOBODY = _l("Nobody")
+OVERDUE = _l("Overdue")
 
 NOT_GIVEN = _l("Not given")
 NO_PREFERENCE = _l("No preference")
@@ -308,4 +317,4 @@ def every_label() -> Iterable[Text]:
             yield from (question.choices or {}).values()
             if question.empty_answer is not None:
                 yield question.empty_answer
-    yield from (NOT_GIVEN, MESSAGE_OF_EITHER_KIND)
+    yield from (NOT_GIVEN, MESSAGE_OF_EITHER_KIND, NOBODY, OVERDUE)

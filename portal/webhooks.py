@@ -103,7 +103,8 @@ def submission_created(session: SessionLike, submission: Submission) -> list[Out
 def submission_updated(
     session: SessionLike, submission: Submission, changes: list[str]
 ) -> list[OutboxMessage]:
-    """Queue `submission.updated`, saying what changed (status, note) but never a note's text."""
+    """Queue `submission.updated`, saying what changed (status, assigned_to, note), never a
+    note's text or who was assigned."""
     if not changes:
         return []
     data = thin_data(submission) | {"changes": list(changes)}

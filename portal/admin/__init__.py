@@ -27,6 +27,7 @@ STAFF_ENDPOINTS = frozenset(
         "admin.submission",
         "admin.submission_fhir",
         "admin.change_status",
+        "admin.assign",
         "admin.add_note",
         "admin.resend",
         "admin.account",
@@ -64,9 +65,17 @@ def require_sign_in() -> Response | None:
 @bp.context_processor
 def staff_labels() -> dict[str, Any]:
     """Words for the stored codes, for every staff template."""
-    from ..submissions import KINDS, STATUSES
+    from ..response_time import business_day
+    from ..submissions import KINDS, NOBODY, OVERDUE, STATUSES
 
-    return {"statuses": STATUSES, "form_names": {key: k.label for key, k in KINDS.items()}}
+    return {
+        "statuses": STATUSES,
+        "form_names": {key: k.label for key, k in KINDS.items()},
+        "nobody": NOBODY,
+        "overdue": OVERDUE,
+        # Seconds in one day of waiting, as response times count it.
+        "business_day": business_day(current_app.extensions["practice"]),
+    }
 
 
 @bp.context_processor
@@ -95,6 +104,14 @@ def staff_phone(value: str) -> str:
     from ..submissions import display_phone
 
     return display_phone(value)
+
+
+@bp.app_template_filter("business_duration")
+def business_duration(seconds: float) -> str:
+    """A response time or wait in words, a day being the practice's usual open day."""
+    from ..response_time import business_day, duration_text
+
+    return duration_text(seconds, business_day(current_app.extensions["practice"]))
 
 
 @bp.errorhandler(SQLAlchemyError)

@@ -32,9 +32,10 @@ from wtforms.validators import (
 )
 
 from ..audit import ACTIONS
+from ..models import User
 from ..passwords import MAX_LENGTH, password_problem
 from ..practice import Practice
-from ..submissions import KINDS, LABELS, STATUSES
+from ..submissions import KINDS, LABELS, NOBODY, OVERDUE, STATUSES
 from ..validators import plain_text, single_line, strip
 
 # A text rule of validators.py: a WTForms inline validator.
@@ -45,6 +46,7 @@ FORM_CHOICES = [
     *(SelectChoice(key, kind.plural) for key, kind in KINDS.items()),
 ]
 STATUS_CHOICES = [SelectChoice(value, label) for value, label in STATUSES.items()]
+ANY_STATUS = SelectChoice("", "Any status")
 FORMAT_CHOICES = [
     SelectChoice("csv", "CSV"),
     SelectChoice("xlsx", "Excel (XLSX)"),
@@ -189,7 +191,7 @@ class FilterForm(DateRangeForm):
     kind = SelectField(LABELS["kind"], name="form", choices=FORM_CHOICES, validators=[Optional()])
     status = SelectField(
         LABELS["status"],
-        choices=[SelectChoice("", "Any status"), *STATUS_CHOICES],
+        choices=[ANY_STATUS, *STATUS_CHOICES],
         validators=[Optional()],
     )
 
@@ -197,18 +199,42 @@ class FilterForm(DateRangeForm):
 SEARCH_LENGTH = Length(max=100, message="Search must be 100 characters or fewer")
 
 
+# The inbox's orders: ?sort= in the address.
+SORT_CHOICES = [
+    SelectChoice("", "Newest first"),
+    SelectChoice("waiting", "Longest waiting first"),
+]
+
+
+def assignee_choices(users: list[User], anyone: str | None = None) -> list[SelectChoice]:
+    """Nobody and each account, by id (the inbox's filter adds anyone and "Me" before them)."""
+    first = [SelectChoice("", anyone), SelectChoice("me", "Me")] if anyone else []
+    nobody = SelectChoice("nobody" if anyone else "", NOBODY)
+    return [*first, nobody, *(SelectChoice(str(u.id), u.email) for u in users)]
+
+
 class InboxForm(FilterForm):
     """Search and filters of the inbox."""
 
     q = typed_text(SearchField, "Search", None, SEARCH_LENGTH, single_line)
     topic = SelectField(LABELS["category"], validators=[Optional()])
+    assigned_to = SelectField(LABELS["assigned_to"], validators=[Optional()])
+    sort = SelectField("Order", choices=SORT_CHOICES, validators=[Optional()])
 
-    def __init__(self, practice: Practice, *args, **kwargs):
+    def __init__(self, practice: Practice, users: list[User], *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.topic.choices = [
             SelectChoice("", "Any specialty or topic"),
             *(SelectChoice(s) for s in practice.specialties),
             *(SelectChoice(t) for t in practice.contact_topics),
+        ]
+        self.assigned_to.choices = assignee_choices(users, anyone="Anyone")
+        # Overdue: the New requests waiting past the response target, after New.
+        self.status.choices = [
+            ANY_STATUS,
+            STATUS_CHOICES[0],
+            SelectChoice("overdue", OVERDUE),
+            *STATUS_CHOICES[1:],
         ]
 
 
@@ -238,6 +264,18 @@ class StatusForm(FlaskForm):
     status = RadioField(
         LABELS["status"], choices=STATUS_CHOICES, validators=[InputRequired("Select a status")]
     )
+
+
+class AssignForm(FlaskForm):
+    """Who calls the patient back: a person or nobody; "Assign to me" sends ``to=me``."""
+
+    assigned_to = SelectField(LABELS["assigned_to"], validators=[Optional()])
+    # The value of the "Assign to me" button, which the template draws as a button.
+    to = HiddenField(validators=[Optional(), AnyOf(["me"])])
+
+    def __init__(self, users: list[User], *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.assigned_to.choices = assignee_choices(users)
 
 
 NOTE_LENGTH = Length(max=2000, message="A note must be 2,000 characters or fewer")

@@ -7,20 +7,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from ..exports import local_day_bounds
 from ..extensions import db
-from ..models import Note, OutboxMessage, Submission
+from ..models import Note, OutboxMessage, Submission, User, utcnow
 from ..practice import Practice
+from ..response_time import ResponseClock, timings, waiting_clause
 from ..services import submissions as service
 from ..services.actions import record_event
 from ..submissions import STATUSES, answers
 from ..validators import required_text
 from . import bp
-from .forms import InboxForm, NoteForm, ResendForm, StatusForm
-from .staff import staff_actor
+from .forms import AssignForm, InboxForm, NoteForm, ResendForm, StatusForm
+from .staff import current_staff, staff_actor
 
 PER_PAGE = 25
 REFERENCE = re.compile(r"^(APT|MSG)-[A-Z2-9]{6,12}$")
@@ -33,7 +35,24 @@ def practice() -> Practice:
     return current_app.extensions["practice"]
 
 
-def inbox_filters(form: InboxForm) -> tuple[list[ColumnElement[bool]], dict[str, str]]:
+def response_clock() -> ResponseClock:
+    """Response times as of now, under the practice's hours and RESPONSE_TARGET_HOURS."""
+    target = float(current_app.config["RESPONSE_TARGET_HOURS"])
+    return ResponseClock(practice(), target, utcnow())
+
+
+def assignment_clause(value: str) -> ColumnElement[bool]:
+    """SQL for the inbox's assignment filter: "me", "nobody" or an account's id."""
+    if value == "me":
+        return Submission.assigned_to_id == current_staff().id
+    if value == "nobody":
+        return Submission.assigned_to_id.is_(None)
+    return Submission.assigned_to_id == int(value)
+
+
+def inbox_filters(
+    form: InboxForm, clock: ResponseClock
+) -> tuple[list[ColumnElement[bool]], dict[str, str]]:
     """SQL conditions for the inbox's valid filters, and those filters as query arguments.
 
     The arguments are the only ones that page links carry: anything else in the query string
@@ -49,8 +68,13 @@ def inbox_filters(form: InboxForm) -> tuple[list[ColumnElement[bool]], dict[str,
         clauses.append(Submission.kind == form.kind.data)
         used["form"] = form.kind.data
     if valid(form.status):
-        clauses.append(Submission.status == form.status.data)
-        used["status"] = form.status.data
+        status = form.status.data
+        overdue = status == "overdue"
+        clauses.append(clock.overdue_clause() if overdue else Submission.status == status)
+        used["status"] = status
+    if valid(form.assigned_to):
+        clauses.append(assignment_clause(form.assigned_to.data))
+        used["assigned_to"] = form.assigned_to.data
     if valid(form.topic):
         topic = form.topic.data
         clauses.append(or_(Submission.specialty == topic, Submission.topic == topic))
@@ -137,6 +161,21 @@ def newest_first(statement: Select[Any]) -> Select[Any]:
     return statement.order_by(Submission.created_at.desc(), Submission.id.desc())
 
 
+def longest_waiting_first(statement: Select[Any]) -> Select[Any]:
+    """Waiting requests first, the oldest (so the longest waiting) first; then newest first.
+
+    A request received earlier has always waited at least as long in business time, so the
+    order of receipt is the order of waiting.
+    """
+    waiting = waiting_clause()
+    return statement.order_by(
+        case((waiting, 0), else_=1),
+        case((waiting, Submission.created_at)).asc(),
+        Submission.created_at.desc(),
+        Submission.id.desc(),
+    )
+
+
 # How a message's status is said, and which status sums up several (the worst one wins).
 MESSAGE_STATUSES = {"failed": "Failed", "retrying": "Retrying", "queued": "Queued", "sent": "Sent"}
 
@@ -174,13 +213,18 @@ def notification_statuses(references: list[str]) -> dict[str, str]:
     }
 
 
+def count(*clauses: ColumnElement[bool]) -> int:
+    """How many submissions match."""
+    return db.session.scalar(select(func.count()).select_from(Submission).where(*clauses)) or 0
+
+
 @bp.get("/")
 def inbox() -> tuple[str, int]:
-    form = InboxForm(practice(), formdata=request.args)
+    form = InboxForm(practice(), service.assignable_users(db.session), formdata=request.args)
     form.validate()
-    new_count = db.session.scalar(
-        select(func.count()).select_from(Submission).where(Submission.status == "new")
-    )
+    clock = response_clock()
+    new_count = count(Submission.status == "new")
+    overdue_count = count(clock.overdue_clause())
     number = requested_page()
     if number is None or form.refused():
         # Nothing is looked up, so nothing was viewed: no audit record either.
@@ -190,30 +234,42 @@ def inbox() -> tuple[str, int]:
             page=EmptyPage(),
             submissions=[],
             new_count=new_count,
+            overdue_count=overdue_count,
             notifications={},
+            timings={},
             filtered=True,
             page_args={},
+            waiting_order=False,
         ), 400
-    clauses, used = inbox_filters(form)
+    clauses, used = inbox_filters(form, clock)
+    waiting_order = not form.sort.errors and form.sort.data == "waiting"
+    order = longest_waiting_first if waiting_order else newest_first
     page = db.paginate(
-        newest_first(select(Submission).where(*clauses)),
+        order(select(Submission).where(*clauses).options(selectinload(Submission.assigned_to))),
         page=number,
         per_page=PER_PAGE,
         error_out=False,  # past the last page: an empty page, not an error
     )
-    detail = {**audited_filters(used), "page": page.page, "results": page.total}
-    record_event(db.session, staff_actor(), "inbox.viewed", detail=detail)
     submissions = list(page.items)
-    return render_template(
+    # Drawn before the audit record's commit, which expires every loaded row: rendered after
+    # it, the page would read each of its submissions again, one query each.
+    html = render_template(
         "admin/inbox.html",
         form=form,
         page=page,
         submissions=submissions,
         new_count=new_count,
+        overdue_count=overdue_count,
         notifications=notification_statuses([s.reference for s in submissions]),
+        timings=timings(clock, submissions),
         filtered=bool(used),
-        page_args=used,
-    ), 200
+        # The order is no filter, but the page links keep it.
+        page_args={**used, **({"sort": "waiting"} if waiting_order else {})},
+        waiting_order=waiting_order,
+    )
+    detail = {**audited_filters(used), "page": page.page, "results": page.total}
+    record_event(db.session, staff_actor(), "inbox.viewed", detail=detail)
+    return html, 200
 
 
 def find_submission(reference: str) -> Submission:
@@ -247,10 +303,20 @@ def notifications_of(submission: Submission) -> list[Notification]:
     ]
 
 
+def assignable_to(submission: Submission) -> list[User]:
+    """The accounts the select offers: the active ones, and a disabled one it is assigned to."""
+    users = service.assignable_users(db.session)
+    current = submission.assigned_to
+    if current is not None and current not in users:
+        users.append(current)
+    return users
+
+
 def detail_page(
     submission: Submission,
     status_form: StatusForm | None = None,
     note_form: NoteForm | None = None,
+    assign_form: AssignForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     """Show every field, notes and notifications, and record that they were seen."""
@@ -267,6 +333,14 @@ def detail_page(
         status_form=status_form or StatusForm(formdata=None, data={"status": submission.status}),
         note_form=note_form or NoteForm(formdata=None),
         resend_form=ResendForm(formdata=None),
+        assign_form=assign_form
+        or AssignForm(
+            assignable_to(submission),
+            formdata=None,
+            data={"assigned_to": str(submission.assigned_to_id or "")},
+        ),
+        timing=timings(response_clock(), [submission])[submission.id],
+        me=current_staff(),
     ), status
 
 
@@ -283,6 +357,26 @@ def change_status(reference: str) -> Response | tuple[str, int]:
     new = form.status.data
     if service.set_status(db.session, submission, staff_actor(), new):
         flash(f"Status changed to {STATUSES[new]}.", "success")
+    return redirect(url_for(".submission", reference=reference), code=303)
+
+
+@bp.post("/submissions/<reference>/assign")
+def assign(reference: str) -> Response | tuple[str, int]:
+    submission = find_submission(reference)
+    form = AssignForm(assignable_to(submission))
+    if not form.validate():
+        return detail_page(submission, assign_form=form, status=422)
+    me = current_staff()
+    chosen = form.assigned_to.data
+    user = me if form.to.data == "me" else db.session.get(User, int(chosen)) if chosen else None
+    try:
+        changed = service.assign(db.session, submission, staff_actor(), user)
+    except ValueError:  # disabled since the page was drawn
+        form.assigned_to.errors = ["Choose an active account, or Nobody"]
+        return detail_page(submission, assign_form=form, status=422)
+    if changed:
+        who = "you" if user is me else user.email if user else "nobody"
+        flash(f"Assigned to {who}.", "success")
     return redirect(url_for(".submission", reference=reference), code=303)
 
 

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 from flask import current_app
 from sqlalchemy import select
 
 from .. import outbox, webhooks
 from ..extensions import SessionLike
-from ..models import STATUSES, Note, OutboxMessage, Submission, utcnow
+from ..models import STATUSES, Note, OutboxMessage, Submission, User, utcnow
 from .actions import Actor, audit_event, staff_action, unit_of_work
 
-__all__ = ["Actor", "StatusConflict", "Update", "add_note", "resend", "set_status"]
+__all__ = [
+    "Actor",
+    "StatusConflict",
+    "Update",
+    "add_note",
+    "assign",
+    "assignable_users",
+    "resend",
+    "set_status",
+]
 
 # Who each queued email of a submission was for, as staff pages and the audit trail say it.
 MESSAGE_KINDS = {
@@ -38,6 +48,20 @@ class Update:
         return bool(self.changes)
 
 
+class Keep(Enum):
+    """The assignment argument's default: leave the assignment as it is (None: assign nobody)."""
+
+    ASSIGNMENT = "keep"
+
+
+KEEP = Keep.ASSIGNMENT
+
+
+def assignable_users(session: SessionLike) -> list[User]:
+    """Who a request can be assigned to: active staff and admins, by email."""
+    return list(session.scalars(select(User).where(User.active).order_by(User.email)))
+
+
 class StatusConflict(Exception):
     """The submission's status is no longer the one the caller expected."""
 
@@ -54,14 +78,19 @@ def update_submission(
     status: str | None = None,
     note: str | None = None,
     if_status: str | None = None,
+    assign: User | None | Literal[Keep.ASSIGNMENT] = KEEP,
 ) -> Update:
-    """Set the status and/or add a note, audited, in the caller's transaction (not committed).
+    """Set the status, the assignment (a person, or None: nobody) and/or add a note, audited,
+    in the caller's transaction (not committed).
 
     This is the one place a submission is updated: `submission.updated` events are to be
     queued here, in the same transaction (see the end of the function).
     """
     if status is not None and status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
+    if assign is not KEEP and assign is not None and assign != submission.assigned_to:
+        if not assign.active:
+            raise ValueError("a request is assigned to active accounts only")
     if if_status is not None and submission.status != if_status:
         raise StatusConflict(submission.status)
     update = Update(submission=submission)
@@ -79,6 +108,16 @@ def update_submission(
             submission,
             {"from": update.status_from, "to": status, **detail_via},
         )
+    if assign is not KEEP and assign != submission.assigned_to:
+        before = submission.assigned_to
+        submission.assigned_to = assign
+        update.changes.append("assigned_to")
+        # Staff emails are staff data: the audit trail names both accounts.
+        detail = {
+            "from": before.email if before else None,
+            "to": assign.email if assign else None,
+        }
+        _record(session, actor, "submission.assigned", submission, {**detail, **detail_via})
     if note is not None:
         update.note = Note(
             submission_id=submission.id,
@@ -113,6 +152,15 @@ def set_status(session: SessionLike, submission: Submission, actor: Actor, statu
     """Move a submission to a status, audited and committed; False when it already had it."""
     with unit_of_work(session):
         return update_submission(session, submission, actor, status=status).changed
+
+
+def assign(session: SessionLike, submission: Submission, actor: Actor, user: User | None) -> bool:
+    """Assign a submission to an active account (None: to nobody), audited and committed.
+
+    False when it already was; ValueError for an account that is disabled.
+    """
+    with unit_of_work(session):
+        return update_submission(session, submission, actor, assign=user).changed
 
 
 def add_note(session: SessionLike, submission: Submission, actor: Actor, text: str) -> Note:
