@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from flask import Flask, current_app, has_request_context, request
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response
 
 from .practice import OpeningHours, Practice
@@ -69,10 +72,6 @@ class Languages:
         self.by_prefix = {language.prefix: language for language in offered[1:]}
         self.by_tag = {language.tag: language for language in offered}
         self.tags = [language.tag for language in offered]
-        # Primary subtag -> the first offered tag with it: "pt" -> "pt-BR".
-        self.by_primary: dict[str, str] = {}
-        for language in offered:
-            self.by_primary.setdefault(language.locale.language, language.tag)
 
 
 def own_name(locale: Locale) -> str:
@@ -139,22 +138,36 @@ def path_in(language: Language) -> str:
 def offered_instead() -> Language | None:
     """The offered language the browser prefers, when this page is in another one."""
     offered = languages()
-    accepted = request.accept_languages
-    best = accepted.best_match(offered.tags)
-    if best is None:
-        # Werkzeug matches pt to pt-BR but not pt-PT (or pt-CV) to it: a reader of any
-        # Portuguese is better served by the Brazilian pages than by English ones.
-        best = next(
-            (
-                offered.by_primary[primary]
-                for value, _quality in accepted
-                if (primary := value.split("-")[0].lower()) in offered.by_primary
-            ),
-            None,
-        )
+    best = preferred(request.headers.get("Accept-Language", ""), tuple(offered.tags))
     if best is None or best == page_language().tag:
         return None
     return offered.by_tag[best]
+
+
+@lru_cache(maxsize=1024)
+def preferred(header: str, tags: tuple[str, ...]) -> str | None:
+    """The offered tag an Accept-Language header prefers, if any.
+
+    Cached: browsers send a few distinct headers, and parsing one on every request would be most
+    of what the language machinery costs a page.
+    """
+    accepted = parse_accept_header(header, LanguageAccept)
+    best = accepted.best_match(tags)
+    if best is not None:
+        return best
+    # Werkzeug matches pt to pt-BR but not pt-PT (or pt-CV) to it: a reader of any Portuguese is
+    # better served by the Brazilian pages than by English ones.
+    by_primary: dict[str, str] = {}
+    for tag in tags:
+        by_primary.setdefault(tag.split("-")[0].lower(), tag)
+    return next(
+        (
+            by_primary[primary]
+            for value, _quality in accepted
+            if (primary := value.split("-")[0].lower()) in by_primary
+        ),
+        None,
+    )
 
 
 def missing_catalogues(app: Flask, offered: Languages) -> list[str]:
@@ -272,7 +285,7 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def content_language(response: Response) -> Response:
-        if response.mimetype == "text/html":
+        if response.content_type.startswith("text/html"):
             response.headers["Content-Language"] = page_language().tag
             if len(offered.all) > 1 and not is_staff_path(request.path):
                 # The line that offers another language depends on Accept-Language.
