@@ -24,6 +24,7 @@ from .submissions import (
     STATUSES,
     display_phone,
     form_field,
+    language_text,
     stored_fields,
 )
 
@@ -46,6 +47,8 @@ EXPORT_ORDER = (
     "phone",
     "email",
     "contact_method",
+    "preferred_language",
+    "interpreter",
     "specialty",
     "physician",
     "patient_type",
@@ -123,6 +126,8 @@ def export_formatter(zone: ZoneInfo) -> Callable[[Any], dict[str, str]]:
                 value = display_phone(value)
             elif key in choices:
                 value = chosen(key, value)
+            elif key == "preferred_language":
+                value = language_text(value)
             values[key] = value
         return {key: value or "" for key, value in values.items()}
 

@@ -24,7 +24,7 @@ from . import outbox
 from .extensions import db
 from .models import OutboxMessage, Submission, utcnow
 from .practice import Practice
-from .submissions import CATEGORY, KINDS, NOT_GIVEN, details, local_time
+from .submissions import CATEGORY, KINDS, NOT_GIVEN, details, language_line, local_time
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,9 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
         "form_label": str(KINDS[kind].label),
         "received": local_time(submission.created_at, practice.zone),
         "staff_url": f"{config['PUBLIC_BASE_URL'].rstrip('/')}/admin/submissions/{reference}",
+        # Which language to call back in, and whether to book an interpreter: not health
+        # information, and what the desk needs before the call, so always said.
+        "language": language_line(submission),
         "details": None,
     }
     if include_details:

@@ -32,9 +32,10 @@ from wtforms.validators import (
 )
 
 from ..audit import ACTIONS
+from ..languages import OTHER
 from ..passwords import MAX_LENGTH, password_problem
 from ..practice import Practice
-from ..submissions import KINDS, LABELS, STATUSES
+from ..submissions import KINDS, LABELS, STATUSES, language_text
 from ..validators import plain_text, single_line, strip
 
 # A text rule of validators.py: a WTForms inline validator.
@@ -202,6 +203,7 @@ class InboxForm(FilterForm):
 
     q = typed_text(SearchField, "Search", None, SEARCH_LENGTH, single_line)
     topic = SelectField(LABELS["category"], validators=[Optional()])
+    language = SelectField(LABELS["language"], validators=[Optional()])
 
     def __init__(self, practice: Practice, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -209,6 +211,10 @@ class InboxForm(FilterForm):
             SelectChoice("", "Any specialty or topic"),
             *(SelectChoice(s) for s in practice.specialties),
             *(SelectChoice(t) for t in practice.contact_topics),
+        ]
+        self.language.choices = [
+            SelectChoice("", "Any language"),
+            *(SelectChoice(t, language_text(t)) for t in [*practice.preferred_languages, OTHER]),
         ]
 
 

@@ -14,6 +14,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -114,6 +115,11 @@ def contact_received() -> Response | str:
     return _confirmation("contact")
 
 
+@bp.get("/language-assistance")
+def language_assistance() -> str:
+    return render_template("public/language_assistance.html")
+
+
 @bp.get("/notices/<slug>")
 def notice(slug: str) -> Response | str:
     found = practice().notice(slug)
@@ -161,7 +167,9 @@ def _blank_form(kind: str) -> str:
     the form is drawn afresh every time.
     """
     cache: dict[str, str] = current_app.extensions.setdefault("blank_forms", {})
-    page = cache.get(kind)
+    # One per language too: the preferred language starts on the page's.
+    key = f"{kind}:{get_locale()}"
+    page = cache.get(key)
     if page is None or current_app.jinja_env.auto_reload:
         form_class, template = FORMS[kind]
         form = form_class(practice())
@@ -169,7 +177,7 @@ def _blank_form(kind: str) -> str:
         page = render_template(template, form=form).replace(
             form.csrf_token.current_token, CSRF_SLOT
         )
-        cache[kind] = page
+        cache[key] = page
     return page.replace(CSRF_SLOT, generate_csrf()).replace(FORM_TOKEN_SLOT, new_form_token())
 
 
