@@ -37,7 +37,10 @@ OFFERED_LANGUAGES = ["en", "es", "pt-BR"]
 # Other languages common among the practice's patients, for the preferred-language question:
 # the rest of Massachusetts' fifteen, and Cape Verdean Creole, which the census counts with
 # Portuguese though a Portuguese interpreter does not serve its speakers.
-OTHER_LANGUAGES = ["zh", "ht", "vi", "kea", "ru", "ar", "km", "fr", "it", "ko", "el", "pl", "hi", "gu"]
+OTHER_LANGUAGES = [
+    *("zh", "ht", "vi", "kea", "ru", "ar", "km"),
+    *("fr", "it", "ko", "el", "pl", "hi", "gu"),
+]
 ASSISTANCE_LANGUAGES = [
     "es",
     "pt",

@@ -128,7 +128,7 @@ class _ProfileReader(ValueChecks):
         unknown = [tag for tag in value if not lang.is_known(tag.strip())]
         if unknown:
             self.problem(
-                f"{key}: {shown(unknown[0])} is not a language tag such as \"es\" or \"pt-BR\""
+                f'{key}: {shown(unknown[0])} is not a language tag such as "es" or "pt-BR"'
             )
             return False
         return True

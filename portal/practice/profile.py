@@ -111,9 +111,7 @@ class Practice:
     # those of the language-assistance notice (languages.py says where the defaults come from).
     languages: list[str] = field(default_factory=lambda: list(lang.OFFERED_LANGUAGES))
     other_languages: list[str] = field(default_factory=lambda: list(lang.OTHER_LANGUAGES))
-    assistance_languages: list[str] = field(
-        default_factory=lambda: list(lang.ASSISTANCE_LANGUAGES)
-    )
+    assistance_languages: list[str] = field(default_factory=lambda: list(lang.ASSISTANCE_LANGUAGES))
     # Language tag -> the tagline the practice's translator approved, for the notice page and
     # the end of the patient's emails; "{phone}" stands for the phone number.
     assistance_taglines: dict[str, str] = field(default_factory=dict)

@@ -297,19 +297,22 @@ def preferred_language_field(question: schema.Field) -> SelectField:
     return SelectField(question.label, validators=[Optional()], validate_choice=False)
 
 
-class LanguageQuestion:
-    """The preferred-language question, for a form that asks it."""
+class LanguageForm(PatientForm):
+    """A patient form that asks the preferred language."""
 
     preferred_language: SelectField
+    offered: set[str]
 
     def offer_languages(self, practice: Practice, submitted: bool) -> None:
         """List the profile's languages; a new form starts on the page's language."""
-        self.preferred_language.choices = language_options(practice)
+        options = language_options(practice)
+        self.preferred_language.choices = options
+        self.offered = {option.value for option in options}
         if not submitted:
             self.preferred_language.data = page_language(practice)
 
     def validate_preferred_language(self, field: SelectField) -> None:
-        if field.data not in {choice.value for choice in field.choices}:
+        if field.data not in self.offered:
             raise ValidationError(_l("Select your preferred language from the list"))
 
 
@@ -317,7 +320,7 @@ def _appointment(key: str) -> schema.Field:
     return form_field(APPOINTMENT, key)
 
 
-class AppointmentForm(LanguageQuestion, PatientForm):
+class AppointmentForm(LanguageForm):
     """Request an Appointment."""
 
     RENAMED = {"message": "reason"}  # the reason for the visit is the request's message
@@ -338,7 +341,7 @@ class AppointmentForm(LanguageQuestion, PatientForm):
     preferred_language = preferred_language_field(_appointment("preferred_language"))
     interpreter = RadioField(
         _appointment("interpreter").label,
-        description=_appointment("interpreter").hint,
+        description=_appointment("interpreter").hint or "",
         choices=choices_of(_appointment("interpreter")),
         validators=[Optional()],
     )
@@ -388,7 +391,7 @@ def _contact(key: str) -> schema.Field:
     return form_field(CONTACT, key)
 
 
-class ContactForm(LanguageQuestion, PatientForm):
+class ContactForm(LanguageForm):
     """Contact Us."""
 
     name = name_field(_contact("name"))
