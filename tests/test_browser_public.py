@@ -345,6 +345,7 @@ def test_every_page_and_state_at_three_widths_passes_axe_and_the_html_checker(
         ("contact", "/contact-us", None),
         ("contact-errors", "/contact-us", "Send message"),
         ("notice-markdown", "/notices/privacy-practices", None),
+        ("language-assistance", "/language-assistance", None),
     ]
     for name, path, button in states:
         page.goto(f"{live_server}{path}")
@@ -355,7 +356,7 @@ def test_every_page_and_state_at_three_widths_passes_axe_and_the_html_checker(
         screenshot(page, f"{profile}-{name}", widths)
         assert_fits(page)
     make_user(app, ADMIN, role="admin")
-    add_submission(app)
+    add_submission(app, preferred_language="ar", interpreter="yes")
     add_submission(app, form="contact", name="Ana Lima", topic="Billing")
     page.goto(f"{live_server}/admin/login")
     page.get_by_label("Email address", exact=True).fill(ADMIN)
