@@ -250,6 +250,7 @@ def test_a_contact_message_is_read_by_its_form_keys(app, client, token):
         "name": "山田 太郎",
         "email": "patient@example.com",
         "phone": "+16172531000",
+        "preferred_language": None,
         "topic": "Billing",
         "message": "A question about my bill.",
     }
