@@ -27,7 +27,7 @@ from .extensions import (
 from .firstrun import first_admin_hint
 from .notices import notice_href
 from .practice import format_phone, load_practice
-from .submissions import LABELS, NOT_GIVEN, RECEIVED_FORMAT
+from .submissions import INTERPRETER, LABELS, NOT_GIVEN, RECEIVED_FORMAT, language_text
 from .submissions import local_time as practice_time
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -217,7 +217,10 @@ def register_templates(app: Flask) -> None:
     app.add_template_filter(format_phone, "phone")
     # What a submission's reference, time, form and status are called, in pages and emails.
     # Values, not functions (add_template_global is typed for callables): set as Jinja globals.
-    app.jinja_env.globals.update(submission_labels=LABELS, not_given=NOT_GIVEN)
+    app.jinja_env.globals.update(
+        submission_labels=LABELS, not_given=NOT_GIVEN, interpreter_label=INTERPRETER
+    )
+    app.add_template_global(language_text, "language_name")
     app.add_template_global(first_admin_hint)
     app.add_template_global(notice_href)
 

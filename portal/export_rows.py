@@ -25,6 +25,7 @@ from .submissions import (
     STATUSES,
     display_phone,
     form_field,
+    language_text,
     stored_fields,
 )
 
@@ -47,6 +48,8 @@ EXPORT_ORDER = (
     "phone",
     "email",
     "contact_method",
+    "preferred_language",
+    "interpreter",
     "specialty",
     "physician",
     "patient_type",
@@ -134,6 +137,8 @@ def export_formatter(zone: ZoneInfo) -> Callable[[Any], dict[str, str]]:
                 value = display_phone(value)
             elif key in choices:
                 value = chosen(key, value)
+            elif key == "preferred_language":
+                value = language_text(value)
             values[key] = value
         return {key: value or "" for key, value in values.items()}
 

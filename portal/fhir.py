@@ -18,6 +18,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from .languages import OTHER
 from .practice import Practice
 from .submissions import (
     INSURANCE,
@@ -33,6 +34,8 @@ FHIR_NDJSON = "application/fhir+ndjson"
 # IETF BCP 47 language tags: how Patient.communication.language is coded in FHIR R4.
 BCP47 = "urn:ietf:bcp:47"
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+# FHIR R4's core extension for "an interpreter is needed to talk with this patient".
+INTERPRETER_REQUIRED = "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired"
 
 # Preferences that FHIR has no coded place for: written in the Appointment's comment.
 COMMENT_FIELDS = (PREFERRED_DAYS, PREFERRED_TIME, PATIENT_TYPE, INSURANCE, REFERRING_PHYSICIAN)
@@ -76,7 +79,8 @@ def bundle(submission: Any, base_url: str, practice: Practice) -> dict[str, Any]
 
 
 def patient(submission: Any, identifier: list[dict[str, str]]) -> dict[str, Any]:
-    """Who the patient said they are: name, date of birth, phone, email, language."""
+    """Who the patient said they are: name, date of birth, phone, email, language, and whether
+    they need an interpreter."""
     resource: dict[str, Any] = {"resourceType": "Patient", "identifier": identifier}
     if submission.kind == "appointment":
         given, family = submission.first_name, submission.last_name
@@ -90,8 +94,14 @@ def patient(submission: Any, identifier: list[dict[str, str]]) -> dict[str, Any]
     if getattr(submission, "date_of_birth", None):
         resource["birthDate"] = submission.date_of_birth.isoformat()
     language = getattr(submission, "preferred_language", None)
-    if language:
+    # The answer for a language not listed names no language: there is nothing to code.
+    if language and language != OTHER:
         resource["communication"] = [{"language": language_concept(language), "preferred": True}]
+    interpreter = getattr(submission, "interpreter", None)
+    if interpreter in ("yes", "no"):
+        resource["extension"] = [
+            {"url": INTERPRETER_REQUIRED, "valueBoolean": interpreter == "yes"}
+        ]
     return resource
 
 

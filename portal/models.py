@@ -71,6 +71,9 @@ class Submission(Model):
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     contact_method: Mapped[str | None] = mapped_column(String(16))
+    # A BCP 47 tag ("es", "pt-BR") or "other", the same whatever language the form was in.
+    preferred_language: Mapped[str | None] = mapped_column(String(35), index=True)
+    interpreter: Mapped[str | None] = mapped_column(String(3))  # "yes", "no" or not answered
     specialty: Mapped[str | None] = mapped_column(String(100))
     physician: Mapped[str | None] = mapped_column(String(100))
     patient_type: Mapped[str | None] = mapped_column(String(16))

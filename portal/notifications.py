@@ -29,7 +29,7 @@ from .extensions import db
 from .i18n import languages, page_language
 from .models import OutboxMessage, Submission, utcnow
 from .practice import Practice
-from .submissions import CATEGORY, KINDS, NOT_GIVEN, details, local_time
+from .submissions import CATEGORY, KINDS, NOT_GIVEN, details, language_line, local_time
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,9 @@ def _notification(
         "received": local_time(submission.created_at, practice.zone),
         "staff_url": f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/admin/submissions/"
         f"{reference}",
+        # Which language to call back in, and whether to book an interpreter: not health
+        # information, and what the desk needs before the call, so always said.
+        "language": language_line(submission),
         "details": None,
     }
     if include_details:

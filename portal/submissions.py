@@ -27,6 +27,7 @@ from babel.dates import format_date
 from flask_babel import LazyString, get_locale
 from flask_babel import lazy_gettext as _l
 
+from .languages import OTHER, english_name
 from .practice import format_phone
 
 Text: TypeAlias = str | LazyString
@@ -78,12 +79,19 @@ LABELS: dict[str, Text] = {
     "first_response_by": _l("First response by"),
     "response_time": _l("Response time"),
     "response_hours": _l("Response time (business hours)"),
+    # The patient's preferred language: the inbox's filter, the front desk's email.
+    "language": _l("Language"),
 }
 # Assigned to no one; a New request waiting longer than RESPONSE_TARGET_HOURS.
 NOBODY = _l("Nobody")
 OVERDUE = _l("Overdue")
 
 NOT_GIVEN = _l("Not given")
+# The preferred language's last option, and how staff see it (stored as languages.OTHER).
+OTHER_LANGUAGE = _l("Other language")
+# On an inbox row and in the front desk's email, when the patient asked for an interpreter.
+INTERPRETER = _l("Interpreter")
+INTERPRETER_REQUESTED = _l("Interpreter requested")
 NO_PREFERENCE = _l("No preference")
 # The combined export's last column, which holds the reason for visit or the message.
 MESSAGE_OF_EITHER_KIND = _l("Reason for visit or message")
@@ -99,7 +107,8 @@ CONSENT = _l(
 class Field:
     """One question of a form: its stored key, label, hint and choices, and how it is shown.
 
-    ``shown`` says how a staff page links the answer: text, tel, email or multiline.
+    ``shown`` says how a staff page links the answer: text, tel, email or multiline; "language"
+    for a language tag, shown by the language's English name.
     """
 
     key: str
@@ -162,6 +171,14 @@ PREFERRED_TIME = Field(
     _l("Preferred time of day"),
     choices={"morning": _l("Morning"), "afternoon": _l("Afternoon"), "any": _l("Any time")},
 )
+# Options: the profile's languages, each in its own name, then "Other language".
+PREFERRED_LANGUAGE = Field("preferred_language", _l("Preferred language"), shown="language")
+INTERPRETER_NEEDED = Field(
+    "interpreter",
+    _l("Do you need an interpreter?"),
+    hint=_l("An interpreter is free of charge."),
+    choices={"yes": _l("Yes"), "no": _l("No")},
+)
 INSURANCE = Field("insurance", _l("Insurance provider"))
 REFERRING_PHYSICIAN = Field("referring_physician", _l("Referring physician"))
 TOPIC = Field("topic", _l("Topic"), prompt=_l("Select a topic"))
@@ -187,6 +204,8 @@ FORMS: dict[str, tuple[Field, ...]] = {
             ),
         ),
         CONTACT_METHOD,
+        PREFERRED_LANGUAGE,
+        INTERPRETER_NEEDED,
         SPECIALTY,
         PHYSICIAN,
         PATIENT_TYPE,
@@ -201,6 +220,7 @@ FORMS: dict[str, tuple[Field, ...]] = {
         NAME,
         replace(EMAIL, hint=_l("We will reply to this address."), required=True),
         PHONE,
+        PREFERRED_LANGUAGE,
         TOPIC,
         MESSAGE,
     ),
@@ -262,6 +282,26 @@ def choice_text(question: Field, value: str) -> str:
     return str(choices.get(value, value))
 
 
+def language_text(tag: str) -> str:
+    """A stored preferred language as staff read it: "Spanish", "Other language"."""
+    return str(OTHER_LANGUAGE) if tag == OTHER else english_name(tag)
+
+
+def language_line(submission: Any) -> str:
+    """What the front desk needs before calling back: "Language: Spanish · Interpreter requested".
+
+    Not health information, so the notification says it even without NOTIFY_INCLUDE_DETAILS;
+    "" when the form did not ask.
+    """
+    parts = []
+    language = getattr(submission, "preferred_language", None)
+    if language:
+        parts.append(f"{LABELS['language']}: {language_text(language)}")
+    if getattr(submission, "interpreter", None) == "yes":
+        parts.append(str(INTERPRETER_REQUESTED))
+    return " · ".join(parts)
+
+
 def answer_text(question: Field, value: Any) -> str:
     """An answer as a staff page, an email or the FHIR comment shows it; "" when empty."""
     if value is None or value == "":
@@ -270,6 +310,8 @@ def answer_text(question: Field, value: Any) -> str:
         return show_date(value)
     if question.shown == "tel":
         return display_phone(value)
+    if question.shown == "language":
+        return language_text(value)
     if question.choices:
         return choice_text(question, value)
     return str(value)
@@ -317,4 +359,5 @@ def every_label() -> Iterable[Text]:
             yield from (question.choices or {}).values()
             if question.empty_answer is not None:
                 yield question.empty_answer
-    yield from (NOT_GIVEN, MESSAGE_OF_EITHER_KIND, NOBODY, OVERDUE)
+    yield from (NOT_GIVEN, MESSAGE_OF_EITHER_KIND, NOBODY, OVERDUE, OTHER_LANGUAGE, INTERPRETER)
+    yield INTERPRETER_REQUESTED

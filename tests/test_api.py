@@ -225,6 +225,8 @@ def test_a_submission_is_read_by_its_form_keys_and_the_read_is_audited(app, clie
         "phone": "+16172531000",
         "email": "patient@example.com",
         "contact_method": "phone",
+        "preferred_language": None,
+        "interpreter": None,
         "specialty": "Total knee replacement",
         "physician": "Dr. Ada Byron",
         "patient_type": None,
@@ -248,6 +250,7 @@ def test_a_contact_message_is_read_by_its_form_keys(app, client, token):
         "name": "山田 太郎",
         "email": "patient@example.com",
         "phone": "+16172531000",
+        "preferred_language": None,
         "topic": "Billing",
         "message": "A question about my bill.",
     }

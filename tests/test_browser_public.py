@@ -136,6 +136,8 @@ def test_contact_form_works_by_keyboard_alone(app, live_server, page: Page):
     page.keyboard.press("Tab")
     page.keyboard.type("keys@example.com")
     page.keyboard.press("Tab")  # phone, optional
+    page.keyboard.press("Tab")  # preferred language: left on the page's
+    expect(page.get_by_label("Preferred language", exact=True)).to_be_focused()
     page.keyboard.press("Tab")  # topic
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Tab")
@@ -146,6 +148,7 @@ def test_contact_form_works_by_keyboard_alone(app, live_server, page: Page):
     expect(page.get_by_role("heading", name="Message sent")).to_be_visible()
     [stored] = submissions(app)
     assert stored.name == "Keyboard User" and stored.topic == "General question"
+    assert stored.preferred_language == "en"
 
 
 def test_forms_work_without_javascript(app, live_server, browser: Browser):
@@ -345,6 +348,7 @@ def test_every_page_and_state_at_three_widths_passes_axe_and_the_html_checker(
         ("contact", "/contact-us", None),
         ("contact-errors", "/contact-us", "Send message"),
         ("notice-markdown", "/notices/privacy-practices", None),
+        ("language-assistance", "/language-assistance", None),
     ]
     for name, path, button in states:
         page.goto(f"{live_server}{path}")
@@ -355,7 +359,7 @@ def test_every_page_and_state_at_three_widths_passes_axe_and_the_html_checker(
         screenshot(page, f"{profile}-{name}", widths)
         assert_fits(page)
     make_user(app, ADMIN, role="admin")
-    add_submission(app)
+    add_submission(app, preferred_language="ar", interpreter="yes")
     add_submission(app, form="contact", name="Ana Lima", topic="Billing")
     page.goto(f"{live_server}/admin/login")
     page.get_by_label("Email address", exact=True).fill(ADMIN)

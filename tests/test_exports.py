@@ -188,6 +188,7 @@ def test_columns_follow_the_form():
         "Name",
         "Phone number",
         "Email address",
+        "Preferred language",
         "Topic",
         "Message",
     ]

@@ -515,14 +515,19 @@ def send_fuzzed(client, url: str, body: dict) -> None:
     assert response.status_code in {303, 400, 413, 422}, (response.status_code, body)
 
 
+# As a browser sends them: with the preferred language (and interpreter) a rendered form asks.
+ASKED_APPOINTMENT = {**VALID_APPOINTMENT, "preferred_language": "es", "interpreter": "yes"}
+ASKED_CONTACT = {**VALID_CONTACT, "preferred_language": "pt-BR"}
+
+
 @FUZZ
-@given(body=fuzzed(VALID_APPOINTMENT))
+@given(body=fuzzed(ASKED_APPOINTMENT))
 def test_no_input_in_any_appointment_field_gives_a_5xx(client, body):
     send_fuzzed(client, "/request-an-appointment", body)
 
 
-@settings(FUZZ, max_examples=100)  # five fields: fewer examples cover them as well
-@given(body=fuzzed(VALID_CONTACT))
+@settings(FUZZ, max_examples=100)  # six fields: fewer examples cover them as well
+@given(body=fuzzed(ASKED_CONTACT))
 def test_no_input_in_any_contact_field_gives_a_5xx(client, body):
     send_fuzzed(client, "/contact-us", body)
 

@@ -32,10 +32,11 @@ from wtforms.validators import (
 )
 
 from ..audit import ACTIONS
+from ..languages import OTHER
 from ..models import User
 from ..passwords import MAX_LENGTH, password_problem
 from ..practice import Practice
-from ..submissions import KINDS, LABELS, NOBODY, OVERDUE, STATUSES
+from ..submissions import KINDS, LABELS, NOBODY, OVERDUE, STATUSES, language_text
 from ..validators import plain_text, single_line, strip
 
 # A text rule of validators.py: a WTForms inline validator.
@@ -219,6 +220,7 @@ class InboxForm(FilterForm):
     q = typed_text(SearchField, "Search", None, SEARCH_LENGTH, single_line)
     topic = SelectField(LABELS["category"], validators=[Optional()])
     assigned_to = SelectField(LABELS["assigned_to"], validators=[Optional()])
+    language = SelectField(LABELS["language"], validators=[Optional()])
     sort = SelectField("Order", choices=SORT_CHOICES, validators=[Optional()])
 
     def __init__(self, practice: Practice, users: list[User], *args, **kwargs):
@@ -235,6 +237,10 @@ class InboxForm(FilterForm):
             STATUS_CHOICES[0],
             SelectChoice("overdue", OVERDUE),
             *STATUS_CHOICES[1:],
+        ]
+        self.language.choices = [
+            SelectChoice("", "Any language"),
+            *(SelectChoice(t, language_text(t)) for t in [*practice.preferred_languages, OTHER]),
         ]
 
 

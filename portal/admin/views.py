@@ -79,6 +79,9 @@ def inbox_filters(
         topic = form.topic.data
         clauses.append(or_(Submission.specialty == topic, Submission.topic == topic))
         used["topic"] = topic
+    if valid(form.language):
+        clauses.append(Submission.preferred_language == form.language.data)
+        used["language"] = form.language.data
     since, until = valid(form.since), None if form.until.errors else form.until.data
     start, end = local_day_bounds(since, until, practice().zone)
     if start is not None:
@@ -256,6 +259,7 @@ def inbox() -> tuple[str, int]:
     html = render_template(
         "admin/inbox.html",
         form=form,
+        default_language=practice().languages[0],
         page=page,
         submissions=submissions,
         new_count=new_count,

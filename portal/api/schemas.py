@@ -8,6 +8,11 @@ from .. import submissions as vocabulary
 from .contract import KINDS, NOTE_MAX_LENGTH, NOTE_PATTERN, REFERENCE_PATTERN
 
 NULLABLE_STRING = {"type": ["string", "null"]}
+PREFERRED_LANGUAGE = {
+    **NULLABLE_STRING,
+    "maxLength": 35,
+    "description": 'A BCP 47 language tag ("es", "pt-BR"), or "other"; null: not asked.',
+}
 
 
 def _one_of(question: vocabulary.Field) -> dict[str, Any]:
@@ -32,6 +37,8 @@ def schemas(statuses: list[str]) -> dict[str, Any]:
         "phone": {**NULLABLE_STRING, "description": "E.164, e.g. +16172531000"},
         "email": NULLABLE_STRING,
         "contact_method": _one_of(vocabulary.CONTACT_METHOD),
+        "preferred_language": PREFERRED_LANGUAGE,
+        "interpreter": _one_of(vocabulary.INTERPRETER_NEEDED),
         "specialty": NULLABLE_STRING,
         "physician": {**NULLABLE_STRING, "description": "null: no preference"},
         "patient_type": _one_of(vocabulary.PATIENT_TYPE),
@@ -41,7 +48,11 @@ def schemas(statuses: list[str]) -> dict[str, Any]:
         "referring_physician": NULLABLE_STRING,
         "reason": NULLABLE_STRING,
     }
-    contact = dict.fromkeys(("name", "email", "phone", "topic", "message"), NULLABLE_STRING)
+    contact = {
+        **dict.fromkeys(("name", "email", "phone"), NULLABLE_STRING),
+        "preferred_language": PREFERRED_LANGUAGE,
+        **dict.fromkeys(("topic", "message"), NULLABLE_STRING),
+    }
     return {
         "Problem": {
             "type": "object",

@@ -89,6 +89,7 @@ def fields_of(s: Submission) -> dict[str, Any]:
             "name": s.name,
             "email": s.email,
             "phone": s.phone,
+            "preferred_language": s.preferred_language,
             "topic": s.topic,
             "message": s.message,
         }
@@ -99,6 +100,8 @@ def fields_of(s: Submission) -> dict[str, Any]:
         "phone": s.phone,
         "email": s.email,
         "contact_method": s.contact_method,
+        "preferred_language": s.preferred_language,
+        "interpreter": s.interpreter,
         "specialty": s.specialty,
         "physician": s.physician or None,
         "patient_type": s.patient_type,

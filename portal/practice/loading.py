@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 
+from .. import languages as lang
 from .checks import ValueChecks
 from .formatting import shown
 from .profile import Link, Notice, Practice
@@ -54,6 +55,9 @@ _TEXT = (
     "accent_color"
 ).split()
 _TEXT_LISTS = ("specialties", "physicians", "contact_topics")
+# Lists of BCP 47 language tags; only the offered languages may not be empty.
+_LANGUAGE_LISTS = ("other_languages", "assistance_languages")
+_TAGLINE_TABLES = ("assistance_taglines", "assistance_short_taglines")
 _URLS = ("website_url", "directions_url")
 LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png"}
 LOGO_MAX_BYTES = 512 * 1024
@@ -112,6 +116,11 @@ class _ProfileReader(ValueChecks):
                 values[key] = self.routing(value)
             elif key == "languages":
                 values[key] = self.languages(value)
+            elif key in _LANGUAGE_LISTS:
+                if self.language_list(key, value, allow_empty=True):
+                    values[key] = [item.strip() for item in value]
+            elif key in _TAGLINE_TABLES:
+                values[key] = self.taglines(key, value)
         for key in _URLS:
             if key in values:
                 self.url(key, values[key])
@@ -128,7 +137,47 @@ class _ProfileReader(ValueChecks):
         self.logo(values)
         if "translations" in self.raw:
             values["translations"] = self.translations(self.raw["translations"], values)
+        self.tagline_languages(values)
         return values
+
+    def language_list(self, key: str, value: object, allow_empty: bool) -> bool:
+        if not self.text_list(key, value, allow_empty=allow_empty):
+            return False
+        assert isinstance(value, list)  # text_list() said so
+        unknown = [tag for tag in value if not lang.is_known(tag.strip())]
+        if unknown:
+            self.problem(
+                f'{key}: {shown(unknown[0])} is not a language tag such as "es" or "pt-BR"'
+            )
+            return False
+        return True
+
+    def taglines(self, key: str, value: object) -> dict[str, str]:
+        if not isinstance(value, dict):
+            self.problem(f'{key} must be a [{key}] table: es = "ATENCIÓN: … {{phone}} …"')
+            return {}
+        lines = {}
+        for tag, text in value.items():
+            if not isinstance(text, str) or not text.strip():
+                self.problem(f"[{key}] {tag}: the tagline must be a text in quotes")
+            else:
+                lines[tag] = text.strip()
+        return lines
+
+    def tagline_languages(self, values: dict[str, Any]) -> None:
+        """Every tagline is for a language of the notice, and every language has a tagline."""
+        languages = values.get("assistance_languages", Practice().assistance_languages)
+        given = values.get("assistance_taglines", {})
+        for key in _TAGLINE_TABLES:
+            for tag in values.get(key, {}):
+                if tag not in languages:
+                    self.problem(f"[{key}] {tag}: {tag} is not one of assistance_languages")
+        missing = [tag for tag in languages if tag not in given and tag not in lang.TAGLINES]
+        if missing:
+            self.problem(
+                f"assistance_languages: the portal has no tagline in {', '.join(missing)}; "
+                "give the one your translator approved in [assistance_taglines]"
+            )
 
     def logo(self, values: dict[str, Any]) -> None:
         logo, alt = values.get("logo"), values.get("logo_alt")

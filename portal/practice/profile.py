@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .. import languages as lang
 from .formatting import format_phone
 from .hours import DAY_NAMES, DAYS, OpeningHours
 from .words import DEFAULT_TRANSLATIONS
@@ -43,6 +44,26 @@ def _default_notices() -> list[Notice]:
         Notice("internet-privacy", "Internet Privacy Policy"),
         Notice("billing-disclosure", "Billing Disclosure"),
     ]
+
+
+# Where a tagline says the practice's phone number.
+PHONE_SLOT = "{phone}"
+
+
+@dataclass(frozen=True)
+class Tagline:
+    """The language-assistance notice in one language: "{phone}" stands for the number."""
+
+    tag: str
+    name: str  # the language's own name
+    rtl: bool
+    text: str
+    short: str  # for the end of an email
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        """The text around each "{phone}", which a page or an email shows as the number."""
+        return text.split(PHONE_SLOT)
 
 
 @dataclass(frozen=True)
@@ -95,6 +116,15 @@ class Practice:
     translations: dict[str, dict[str, str]] = field(
         default_factory=lambda: {tag: dict(words) for tag, words in DEFAULT_TRANSLATIONS.items()}
     )
+    # BCP 47 tags. Other languages the patients often speak (with ``languages``, the options of
+    # the preferred-language question), and those of the language-assistance notice (languages.py
+    # says where the defaults come from).
+    other_languages: list[str] = field(default_factory=lambda: list(lang.OTHER_LANGUAGES))
+    assistance_languages: list[str] = field(default_factory=lambda: list(lang.ASSISTANCE_LANGUAGES))
+    # Language tag -> the tagline the practice's translator approved, for the notice page and
+    # the end of the patient's emails; "{phone}" stands for the phone number.
+    assistance_taglines: dict[str, str] = field(default_factory=dict)
+    assistance_short_taglines: dict[str, str] = field(default_factory=dict)
 
     @property
     def year(self) -> int:
@@ -190,6 +220,28 @@ class Practice:
         elif self.hours:
             clinic["openingHours"] = self.hours  # free text: schema.org takes it as written
         return clinic
+
+    @property
+    def preferred_languages(self) -> list[str]:
+        """The preferred-language question's options: offered, then other languages, in order."""
+        return list(dict.fromkeys([*self.languages, *self.other_languages]))
+
+    @property
+    def taglines(self) -> list[Tagline]:
+        """The language-assistance tagline in each of the notice's languages, the profile's
+        own text where it has one."""
+        return [
+            Tagline(
+                tag,
+                lang.own_name(tag),
+                lang.is_rtl(tag),
+                self.assistance_taglines.get(tag) or lang.TAGLINES.get(tag, ""),
+                self.assistance_short_taglines.get(tag)
+                or self.assistance_taglines.get(tag)
+                or lang.SHORT_TAGLINES.get(tag, ""),
+            )
+            for tag in self.assistance_languages
+        ]
 
     def notice(self, slug: str) -> Notice | None:
         """The legal notice with this slug, if the practice has one."""

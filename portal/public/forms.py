@@ -31,8 +31,9 @@ from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .. import languages
 from .. import submissions as schema
-from ..i18n import own_words
+from ..i18n import own_words, page_language
 from ..practice import Practice
 from ..submissions import APPOINTMENT, CONTACT, form_field
 from ..validators import add_error, drop_format_characters, plain_text, single_line, strip
@@ -306,11 +307,61 @@ def own_choice(option: str, practice: Practice | None) -> SelectChoice:
     return SelectChoice(option, label, render_kw={"lang": lang} if lang else None)
 
 
+def language_options(practice: Practice) -> list[SelectChoice]:
+    """The preferred-language options: each language in its own name, marked as written in it,
+    then the option for any other language, in the page's language.
+
+    A patient looks for their language, and can read its name only as it is written in that
+    language ("Español", "中文"), whatever language the page is in: GOV.UK lists languages so.
+    ``lang`` lets a screen reader say each name in its own voice.
+    """
+    tags = practice.preferred_languages
+    bases = [tag.split("-")[0] for tag in tags]
+    options = []
+    for tag, base in zip(tags, bases, strict=True):
+        # "Português", not "Português (Brasil)", unless another Portuguese is listed too.
+        name = languages.own_name(tag, region=bases.count(base) > 1)
+        attributes = {"lang": tag, **({"dir": "rtl"} if languages.is_rtl(tag) else {})}
+        options.append(SelectChoice(tag, name, render_kw=attributes))
+    return [*options, SelectChoice(languages.OTHER, schema.OTHER_LANGUAGE)]
+
+
+def page_language_option(practice: Practice) -> str:
+    """The option that matches the page's language, else the practice's default language."""
+    tag = page_language().tag
+    return languages.best_match(tag, practice.preferred_languages) or practice.languages[0]
+
+
+def preferred_language_field(question: schema.Field) -> SelectField:
+    """The patient's preferred language; the options (the profile's) are given per form."""
+    # Absent from a POST (a page from before the question existed): stored as not given.
+    return SelectField(question.label, validators=[Optional()], validate_choice=False)
+
+
+class LanguageForm(PatientForm):
+    """A patient form that asks the preferred language."""
+
+    preferred_language: SelectField
+    offered: set[str]
+
+    def offer_languages(self, practice: Practice, submitted: bool) -> None:
+        """List the profile's languages; a new form starts on the page's language."""
+        options = language_options(practice)
+        self.preferred_language.choices = options
+        self.offered = {option.value for option in options}
+        if not submitted:
+            self.preferred_language.data = page_language_option(practice)
+
+    def validate_preferred_language(self, field: SelectField) -> None:
+        if field.data not in self.offered:
+            raise ValidationError(_l("Select your preferred language from the list"))
+
+
 def _appointment(key: str) -> schema.Field:
     return form_field(APPOINTMENT, key)
 
 
-class AppointmentForm(PatientForm):
+class AppointmentForm(LanguageForm):
     """Request an Appointment."""
 
     RENAMED = {"message": "reason"}  # the reason for the visit is the request's message
@@ -327,6 +378,13 @@ class AppointmentForm(PatientForm):
         choices=choices_of(_appointment("contact_method")),
         default="phone",
         validators=[InputRequired(_l("Select how we should contact you"))],
+    )
+    preferred_language = preferred_language_field(_appointment("preferred_language"))
+    interpreter = RadioField(
+        _appointment("interpreter").label,
+        description=_appointment("interpreter").hint or "",
+        choices=choices_of(_appointment("interpreter")),
+        validators=[Optional()],
     )
     specialty = SelectField(
         _appointment("specialty").label, validators=[DataRequired(_l("Select a specialty"))]
@@ -359,6 +417,7 @@ class AppointmentForm(PatientForm):
         super().__init__(*args, **kwargs)
         self.specialty.choices = listed(_appointment("specialty"), practice.specialties, practice)
         self.physician.choices = listed(_appointment("physician"), practice.physicians)
+        self.offer_languages(practice, self.is_submitted())
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
@@ -375,15 +434,17 @@ def _contact(key: str) -> schema.Field:
     return form_field(CONTACT, key)
 
 
-class ContactForm(PatientForm):
+class ContactForm(LanguageForm):
     """Contact Us."""
 
     name = name_field(_contact("name"), _l("Enter your name"))
     email = email_field(required=True, question=_contact("email"))
     phone = phone_field(required=False, question=_contact("phone"))
+    preferred_language = preferred_language_field(_contact("preferred_language"))
     topic = SelectField(_contact("topic").label, validators=[Optional()])
     message = long_text(_contact("message"), _l("Enter your message"))
 
     def __init__(self, practice: Practice, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.topic.choices = listed(_contact("topic"), practice.contact_topics, practice)
+        self.offer_languages(practice, self.is_submitted())

@@ -115,6 +115,11 @@ def contact_received() -> Response | str:
     return _confirmation("contact")
 
 
+@bp.get("/language-assistance")
+def language_assistance() -> str:
+    return render_template("public/language_assistance.html")
+
+
 @bp.get("/notices/<slug>")
 def notice(slug: str) -> Response | str:
     found = practice().notice(slug)
@@ -173,7 +178,8 @@ def _blank_form(kind: str) -> str:
     cache: dict[tuple[str, str, str | None], str] = current_app.extensions.setdefault(
         "blank_forms", {}
     )
-    # One page per language and per line offering another language (at most n x n pages).
+    # One page per language (the preferred language starts on it) and per line offering
+    # another language (at most n x n pages).
     offer = offered_instead()
     key = (kind, page_language().tag, offer.tag if offer else None)
     page = cache.get(key)
