@@ -111,7 +111,7 @@ def _notification(
         f"{reference}",
         # Which language to call back in, and whether to book an interpreter: not health
         # information, and what the desk needs before the call, so always said.
-        "language": language_line(submission),
+        "language_line": language_line(submission),
         "details": None,
     }
     if include_details:
