@@ -185,6 +185,25 @@ class DeliveryState(Model):
         return f"<DeliveryState failures={self.consecutive_failures} since={self.trouble_since}>"
 
 
+class DigestRun(Model):
+    """A daily digest sent: one row per practice-local day, so that exactly one worker sends it.
+
+    The primary key is the claim: every worker that finds the digest due inserts today's row in
+    the transaction that queues the emails, and all but one get an IntegrityError and queue
+    nothing, on any number of hosts.
+    """
+
+    __tablename__ = "digest_run"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    # When it was queued: the next digest counts the requests received since then.
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recipients: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<DigestRun {self.day}>"
+
+
 # --- The staff area: accounts, internal notes and the audit trail -----------------------------
 
 ROLES = ("staff", "admin")

@@ -26,6 +26,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import exists, or_, select, update
 
+from ..digest import Ticker
 from ..extensions import db
 from ..models import OutboxMessage, utcnow
 from . import trouble, webhook
@@ -93,12 +94,14 @@ class Worker:
         self.state = DeliveryStateStore(self.policy, self.lease)
         self.state_ready = False
         self.stop = threading.Event()
+        self.digest = Ticker()
 
     def run(self, once: bool = False) -> int:
         """Deliver until stopped (or, with once, until nothing queued before now is due)."""
         due_by = utcnow() if once else None
         handled = 0
         while not self.stop.is_set():
+            self.digest.tick()  # the front desk's daily digest, queued by one worker a day
             try:
                 count = self.deliver_batch(due_by)
             except Exception:
