@@ -75,7 +75,7 @@ def columns(
     bar_width = slot * 0.7 / (1 if stacked else max(len(series), 1))
     bars = []
     for i, category in enumerate(categories):
-        base = TOP + plot_height
+        base = float(TOP + plot_height)
         for s, (css, label, values) in enumerate(series):
             value = values[i]
             height = plot_height * value / top
@@ -94,7 +94,7 @@ def columns(
         ticks.append((round(TOP + plot_height - plot_height * tick / top, 1), _number(tick) + unit))
         tick += step
     x_labels = [
-        (round(LEFT + slot * i + slot / 2, 1), HEIGHT - BOTTOM + 16, category)
+        (round(LEFT + slot * i + slot / 2, 1), float(HEIGHT - BOTTOM + 16), category)
         for i, category in enumerate(categories)
     ]
     return Chart(WIDTH, HEIGHT, bars, x_labels, ticks, [(css, label) for css, label, _ in series])

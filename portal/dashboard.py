@@ -43,7 +43,7 @@ class Week:
 
 
 def percentile(values: list[float], share: float) -> float | None:
-    """The nearest-rank percentile of sorted values: the smallest value with ``share`` at or below."""
+    """The nearest-rank percentile of sorted values: the least with ``share`` at or below it."""
     if not values:
         return None
     return values[max(math.ceil(share * len(values)) - 1, 0)]

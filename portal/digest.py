@@ -58,7 +58,7 @@ def is_business_day(practice: Practice, day: date) -> bool:
 
 
 def due_day(practice: Practice, now: datetime, at: time | None) -> date | None:
-    """Today (practice time) when the digest is due at ``now``, else None (it may be sent already)."""
+    """Today (practice time) when the digest is due at ``now`` (perhaps sent already), else None."""
     if at is None:
         return None
     local = now.astimezone(practice.zone)

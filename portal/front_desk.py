@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from .extensions import SessionLike
 from .models import Submission, User
@@ -48,12 +48,14 @@ def overdue_since(practice: Practice, now: datetime, target_hours: float) -> dat
     return practice.business_start(now, target_hours * 3600)
 
 
-def count(session: SessionLike, *clauses: object) -> int:
+def count(session: SessionLike, *clauses: ColumnElement[bool]) -> int:
     """How many submissions match every clause."""
-    return int(session.scalar(select(func.count(Submission.id)).where(*clauses)) or 0)  # type: ignore[arg-type]
+    return int(session.scalar(select(func.count(Submission.id)).where(*clauses)) or 0)
 
 
-def overdue_clause(practice: Practice, now: datetime, target_hours: float) -> object | None:
+def overdue_clause(
+    practice: Practice, now: datetime, target_hours: float
+) -> ColumnElement[bool] | None:
     """The SQL condition for an overdue New request, or None when nothing can be overdue yet."""
     cutoff = overdue_since(practice, now, target_hours)
     if cutoff is None:

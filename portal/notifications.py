@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import current_app
 
-from . import outbox
+from . import outbox, promise
 from .extensions import db
 from .models import OutboxMessage, Submission, utcnow
 from .practice import Practice
@@ -83,7 +83,13 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
         for recipient in recipients
     ]
     if patient_email:
-        acknowledgement = {"reference": reference, "form": kind, "noun": str(KINDS[kind].noun)}
+        acknowledgement = {
+            "reference": reference,
+            "form": kind,
+            "noun": str(KINDS[kind].noun),
+            # Said in the patient's language now: the worker renders later, outside the request.
+            "usual_answer": promise.usual_answer(),
+        }
         queued.append(
             send(
                 recipient=patient_email,

@@ -117,7 +117,7 @@ class Practice:
         return max((end - start).total_seconds(), 0.0)
 
     def business_start(self, end: datetime, seconds: float) -> datetime | None:
-        """The latest instant ``seconds`` of open time before ``end`` (elapsed time without hours)."""
+        """The latest instant ``seconds`` of open time before ``end`` (elapsed, without hours)."""
         if isinstance(self.hours, OpeningHours):
             return self.hours.business_start(end, seconds, self.zone)
         return end - timedelta(seconds=seconds)
