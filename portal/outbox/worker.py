@@ -98,10 +98,13 @@ class Worker:
 
     def run(self, once: bool = False) -> int:
         """Deliver until stopped (or, with once, until nothing queued before now is due)."""
+        # The front desk's daily digest: queued by one worker a day, then delivered like any
+        # email (looked at first, so that a run --once delivers a digest that is due).
+        self.digest.tick()
         due_by = utcnow() if once else None
         handled = 0
         while not self.stop.is_set():
-            self.digest.tick()  # the front desk's daily digest, queued by one worker a day
+            self.digest.tick()  # throttled: a read once a minute at most
             try:
                 count = self.deliver_batch(due_by)
             except Exception:
