@@ -10,9 +10,9 @@ import math
 from dataclasses import dataclass, field
 
 # The drawing's own units (the SVG scales to its box through viewBox).
-WIDTH = 640
-HEIGHT = 280
-LEFT, RIGHT, TOP, BOTTOM = 48, 8, 12, 40
+WIDTH = 480
+HEIGHT = 260
+LEFT, RIGHT, TOP, BOTTOM = 44, 8, 12, 32
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,13 @@ def columns(
     while tick <= top + 1e-9:
         ticks.append((round(TOP + plot_height - plot_height * tick / top, 1), _number(tick) + unit))
         tick += step
+    # Every other category is labelled, counted from the last (this week): twelve labels do
+    # not fit side by side at this size, and the table beside the chart names each one.
+    last = len(categories) - 1
     x_labels = [
-        (round(LEFT + slot * i + slot / 2, 1), float(HEIGHT - BOTTOM + 16), category)
+        (round(LEFT + slot * i + slot / 2, 1), float(HEIGHT - BOTTOM + 18), category)
         for i, category in enumerate(categories)
+        if (last - i) % 2 == 0
     ]
     return Chart(WIDTH, HEIGHT, bars, x_labels, ticks, [(css, label) for css, label, _ in series])
 
