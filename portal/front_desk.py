@@ -88,16 +88,22 @@ def today(session: SessionLike, practice: Practice, now: datetime, target_hours:
 
 
 def assignment_counts(session: SessionLike) -> list[tuple[str, int]]:
-    """Open requests per assigned person (by email, most first), then those assigned to nobody."""
-    rows = session.execute(
-        select(User.email, func.count(Submission.id))
-        .select_from(Submission)
-        .outerjoin(User, Submission.assigned_to_id == User.id)
-        .where(Submission.status.in_(OPEN_STATUSES))
-        .group_by(User.email)
-    ).all()
-    people = sorted(((email, n) for email, n in rows if email), key=lambda row: (-row[1], row[0]))
-    nobody = sum(n for email, n in rows if not email)
+    """Open requests per assigned person (by email, most first), then those assigned to nobody.
+
+    Counted per id from the (status, assigned_to_id) index alone; the few emails come after.
+    """
+    counts: dict[int | None, int] = dict(
+        session.execute(
+            select(Submission.assigned_to_id, func.count())
+            .where(Submission.status.in_(OPEN_STATUSES))
+            .group_by(Submission.assigned_to_id)
+        ).all()
+    )
+    nobody = counts.pop(None, 0)
+    emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(counts))).all())
+    people = sorted(
+        ((emails[i], n) for i, n in counts.items() if i is not None), key=lambda r: (-r[1], r[0])
+    )
     return [*people, (NOBODY, nobody)]
 
 

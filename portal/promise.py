@@ -32,6 +32,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from .dashboard import percentile
 from .extensions import SessionLike, db
 from .models import Submission, utcnow
 from .practice import DAYS, Practice
@@ -108,8 +109,7 @@ def measured_band(session: SessionLike, practice: Practice, now: datetime) -> st
             )
             if seconds is not None
         )
-    p80 = values[max(math.ceil(PERCENTILE * len(values)) - 1, 0)] if values else None
-    return band(p80, len(values), business_day_seconds(practice))
+    return band(percentile(values, PERCENTILE), len(values), business_day_seconds(practice))
 
 
 def current_band() -> str:

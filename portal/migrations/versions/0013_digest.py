@@ -1,4 +1,4 @@
-"""The daily digest's claim per day, and an index for the dashboard's weekly figures
+"""The daily digest's claim per day, and the indexes of the dashboard and the digest
 
 Revision ID: 0013
 Revises: 0008
@@ -24,7 +24,18 @@ def upgrade():
         sa.Column("recipients", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("day", name=op.f("pk_digest_run")),
     )
+    with op.batch_alter_table("submission") as batch_op:
+        batch_op.create_index("ix_submission_status_created_at", ["status", "created_at"])
+        batch_op.create_index("ix_submission_status_assigned_to_id", ["status", "assigned_to_id"])
+        batch_op.create_index(
+            "ix_submission_dashboard",
+            ["created_at", "form", "response_seconds", "specialty", "topic"],
+        )
 
 
 def downgrade():
+    with op.batch_alter_table("submission") as batch_op:
+        batch_op.drop_index("ix_submission_dashboard")
+        batch_op.drop_index("ix_submission_status_assigned_to_id")
+        batch_op.drop_index("ix_submission_status_created_at")
     op.drop_table("digest_run")
