@@ -55,8 +55,8 @@ def runs(app: Flask) -> int:
 
 @pytest.fixture
 def desk_app(settings: dict, make_app) -> Flask:
-    """The portal with two front-desk addresses and structured opening hours."""
-    app = make_app(FRONT_DESK_EMAILS=FRONT_DESK)
+    """The portal with two front-desk addresses, structured opening hours and the digest on."""
+    app = make_app(FRONT_DESK_EMAILS=FRONT_DESK, DIGEST_TIME="07:30")
     app.extensions["practice"] = Practice(hours=HOURS)
     with app.app_context():
         db.create_all()
@@ -66,7 +66,7 @@ def desk_app(settings: dict, make_app) -> Flask:
 def test_two_workers_at_once_send_one_digest_a_day(
     settings: dict, smtp_server: SMTPServer, make_app, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = make_app(FRONT_DESK_EMAILS=FRONT_DESK)
+    app = make_app(FRONT_DESK_EMAILS=FRONT_DESK, DIGEST_TIME="07:30")
     with app.app_context():
         db.create_all()
     add_submission(app, created_at=MONDAY_8AM - timedelta(hours=30))
