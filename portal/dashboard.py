@@ -107,7 +107,7 @@ def _rank(count: int, numerator: int, denominator: int) -> int:
 
 
 def _most_first(counts: dict[str | None, int]) -> list[tuple[str, int]]:
-    """Values with their counts, most first; an empty value last, as "Not given"."""
+    """Values with their counts, most first; an empty value last, as NOT_GIVEN."""
     named = sorted(((v, n) for v, n in counts.items() if v), key=lambda row: (-row[1], row[0]))
     missing = sum(n for value, n in counts.items() if not value)
     return [*named, *([(str(NOT_GIVEN), missing)] if missing else [])]

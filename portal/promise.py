@@ -22,21 +22,25 @@ figure is computed at most once every CACHE_SECONDS per process, never per reque
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 import time as clock
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import gettext
+from flask_babel import format_date, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from .dashboard import percentile
 from .extensions import SessionLike, db
 from .models import Submission, utcnow
 from .practice import DAYS, Practice
 from .practice.hours import clock as clock_time
+
+log = logging.getLogger(__name__)
 
 WINDOW = timedelta(days=30)
 MIN_ANSWERED = 20
@@ -54,15 +58,6 @@ BANDS = {
     "3_days": _l("within %(n)s business days or more", n=3),
 }
 DEFAULT_BAND = "1_day"
-WEEKDAYS = (
-    _l("Monday"),
-    _l("Tuesday"),
-    _l("Wednesday"),
-    _l("Thursday"),
-    _l("Friday"),
-    _l("Saturday"),
-    _l("Sunday"),
-)
 
 
 def business_day_seconds(practice: Practice) -> float:
@@ -113,11 +108,20 @@ def measured_band(session: SessionLike, practice: Practice, now: datetime) -> st
 
 
 def current_band() -> str:
-    """This process's band, measured again when older than CACHE_SECONDS."""
+    """This process's band, measured again when older than CACHE_SECONDS.
+
+    A database that cannot answer leaves the promise at the default: the patient's form goes on
+    to its own commit, which says whether it was stored (no rollback here: the submission is
+    in the same session, not yet written).
+    """
     cache = current_app.extensions.setdefault("promise", {})
     if clock.monotonic() - cache.get("at", -math.inf) > CACHE_SECONDS:
         practice: Practice = current_app.extensions["practice"]
-        cache["band"] = measured_band(db.session, practice, utcnow())
+        try:
+            cache["band"] = measured_band(db.session, practice, utcnow())
+        except SQLAlchemyError:
+            log.warning("response-time promise: the database did not answer; using the default")
+            return cache.get("band", DEFAULT_BAND)
         cache["at"] = clock.monotonic()
     return str(cache["band"])
 
@@ -145,9 +149,9 @@ def closed_now(practice: Practice, now: datetime) -> str | None:
     elif local.date() == today + timedelta(days=1):
         day = gettext("tomorrow")
     elif local.date() < today + timedelta(days=7):
-        day = str(WEEKDAYS[local.weekday()])
+        day = format_date(local.date(), "EEEE")  # the weekday in the patient's language
     else:  # past a week of closed days and holidays, the weekday alone would mislead
-        day = gettext("on %(date)s", date=local.strftime("%B %-d"))
+        day = gettext("on %(date)s", date=format_date(local.date(), "MMMM d"))
     return gettext(
         "We are closed now. We open again %(day)s at %(time)s.",
         day=day,

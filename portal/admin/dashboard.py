@@ -13,6 +13,7 @@ from . import bp
 
 @bp.get("/dashboard", endpoint="dashboard")
 def dashboard_page() -> str:
+    """Today's figures, the last twelve weeks, and what the requests are about."""
     practice = current_app.extensions["practice"]
     now = utcnow()
     target = float(current_app.config["RESPONSE_TARGET_HOURS"])
