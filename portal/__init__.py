@@ -105,6 +105,17 @@ def load_settings(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         )
     check_public_address(app)
     check_mail_transport(app)
+    check_digest_time(app)
+
+
+def check_digest_time(app: Flask) -> None:
+    """DIGEST_TIME is "HH:MM" or "" (off): a typo must not silently stop the digest."""
+    from .digest import digest_time
+
+    try:
+        digest_time(app.config["DIGEST_TIME"])
+    except ValueError as error:
+        raise RuntimeError(str(error)) from None
 
 
 # Names of this machine: a loopback PUBLIC_BASE_URL (a local run) trusts each of them.

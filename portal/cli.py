@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from . import exports, outbox, storage
+from . import digest, exports, outbox, storage
 from .extensions import db
 from .models import ROLES, STATUSES, User, utcnow
 from .outbox import trouble
@@ -34,6 +34,23 @@ def register(app: Flask) -> None:
     app.cli.add_command(export_command)
     app.cli.add_command(purge_command)
     app.cli.add_command(welcome_command)
+    app.cli.add_command(digest_cli)
+
+
+# --- flask --app portal digest send [--dry-run] --------------------------------------------------
+
+digest_cli = AppGroup("digest", help="The front desk's daily digest.")
+
+
+@digest_cli.command("send")
+@click.option("--dry-run", is_flag=True, help="Print the digest; queue and record nothing.")
+def digest_send(dry_run: bool) -> None:
+    """Send the daily digest now (it counts as today's), or print it with --dry-run."""
+    if dry_run:
+        click.echo(digest.preview())
+        return
+    outcome = digest.send_now()
+    click.echo(f"Digest queued for {outcome.queued} recipient(s); the outbox worker sends it.")
 
 
 # --- flask --app portal outbox run | status | retry-failed --------------------------------------

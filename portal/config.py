@@ -169,6 +169,12 @@ STEP_UP_LIFETIME = 10 * 60
 # How staff passwords are hashed (Werkzeug's method string). Keep scrypt in production; the
 # tests set a cheap method so that a hundred sign-ins do not take half a minute.
 PASSWORD_HASH_METHOD = "scrypt"
+# Business hours (opening hours, less holidays) a New request may wait before it is overdue:
+# 8 is one business day of most practices. Shown in the inbox, the dashboard and the digest.
+RESPONSE_TARGET_HOURS = 8
+# When the front desk's daily digest is sent on each business day, "HH:MM" in the practice's
+# time zone (by the outbox worker, once a day whatever the number of workers); "" turns it off.
+DIGEST_TIME = "07:30"
 # Submissions older than this many days are deleted by `flask --app portal purge`.
 RETENTION_DAYS = 365
 # Rows fetched from the database per query while an export streams.

@@ -24,7 +24,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from . import outbox
+from . import outbox, promise
 from .extensions import db
 from .i18n import languages, page_language
 from .models import OutboxMessage, Submission, utcnow
@@ -82,6 +82,8 @@ def queue_submission_emails(submission: Submission) -> list[OutboxMessage]:
             "form": kind,
             "noun": str(KINDS[kind].noun),
             "language": page_language().tag,
+            # Said in the patient's language now: the worker renders later, outside the request.
+            "usual_answer": promise.usual_answer(),
         }
         queued.append(
             send(

@@ -23,6 +23,7 @@ OPEN_ENDPOINTS = frozenset(
 # What front-desk staff may use; every other endpoint of this blueprint is for admins.
 STAFF_ENDPOINTS = frozenset(
     {
+        "admin.dashboard",
         "admin.inbox",
         "admin.submission",
         "admin.submission_fhir",
@@ -134,4 +135,15 @@ def no_store(response: Response) -> Response:
 
 
 # Importing the modules registers their routes on bp.
-from . import account, api_tokens, auth, data, delivery, fhir, users, views, webhooks  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    account,
+    api_tokens,
+    auth,
+    dashboard,
+    data,
+    delivery,
+    fhir,
+    users,
+    views,
+    webhooks,
+)

@@ -26,6 +26,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import exists, or_, select, update
 
+from ..digest import Ticker
 from ..extensions import db
 from ..models import OutboxMessage, utcnow
 from . import trouble, webhook
@@ -93,12 +94,17 @@ class Worker:
         self.state = DeliveryStateStore(self.policy, self.lease)
         self.state_ready = False
         self.stop = threading.Event()
+        self.digest = Ticker()
 
     def run(self, once: bool = False) -> int:
         """Deliver until stopped (or, with once, until nothing queued before now is due)."""
+        # The front desk's daily digest: queued by one worker a day, then delivered like any
+        # email (looked at first, so that a run --once delivers a digest that is due).
+        self.digest.tick()
         due_by = utcnow() if once else None
         handled = 0
         while not self.stop.is_set():
+            self.digest.tick()  # throttled: a read once a minute at most
             try:
                 count = self.deliver_batch(due_by)
             except Exception:

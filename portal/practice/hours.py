@@ -100,6 +100,25 @@ class OpeningHours:
             day += timedelta(days=1)
         return total
 
+    def business_start(self, end: datetime, seconds: float, zone: ZoneInfo) -> datetime | None:
+        """The latest instant from which ``seconds`` of open time pass by ``end`` (None: never).
+
+        Walking back over the open periods turns "waited longer than the target" into one
+        comparison on created_at that the database answers from its index.
+        """
+        end = end.astimezone(UTC)
+        remaining = seconds
+        day = end.astimezone(zone).date()
+        for offset in range(3 * 366):  # years of closed days and holidays are the most to skip
+            for opens, closes in reversed(self.periods_on(day - timedelta(days=offset), zone)):
+                if opens >= end:
+                    continue
+                available = (min(closes, end) - opens).total_seconds()
+                if available >= remaining:
+                    return min(closes, end) - timedelta(seconds=remaining)
+                remaining -= available
+        return None
+
     def next_opening(self, moment: datetime, zone: ZoneInfo) -> datetime | None:
         """When the practice next opens after ``moment`` (None while open or never open)."""
         day = moment.astimezone(zone).date()

@@ -8,7 +8,7 @@ Nothing about the practice is written into a template.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -164,6 +164,12 @@ class Practice:
         if isinstance(self.hours, OpeningHours):
             return self.hours.business_seconds(start, end, self.zone)
         return max((end - start).total_seconds(), 0.0)
+
+    def business_start(self, end: datetime, seconds: float) -> datetime | None:
+        """The latest instant ``seconds`` of open time before ``end`` (elapsed, without hours)."""
+        if isinstance(self.hours, OpeningHours):
+            return self.hours.business_start(end, seconds, self.zone)
+        return end - timedelta(seconds=seconds)
 
     @property
     def zone(self) -> ZoneInfo:

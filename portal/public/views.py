@@ -20,10 +20,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.wrappers import Response
 from wtforms import Field
 
-from .. import webhooks
+from .. import promise, webhooks
 from ..extensions import csrf, db, limiter
 from ..i18n import offered_instead, own_words, page_language
-from ..models import Submission, new_reference
+from ..models import Submission, new_reference, utcnow
 from ..notices import notice_body
 from ..notifications import queue_submission_emails
 from ..practice import Practice
@@ -264,4 +264,9 @@ def _confirmation(kind: str) -> Response | str:
     if reference is None:
         form_endpoint = ".request_appointment" if kind == "appointment" else ".contact_us"
         return redirect(url_for(form_endpoint))
-    return render_template(f"public/{kind}_received.html", reference=reference)
+    return render_template(
+        f"public/{kind}_received.html",
+        reference=reference,
+        usual_answer=promise.usual_answer(),
+        closed_now=promise.closed_now(practice(), utcnow()),
+    )
