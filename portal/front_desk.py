@@ -16,8 +16,8 @@ from sqlalchemy import ColumnElement, func, select
 from .extensions import SessionLike
 from .models import Submission, User
 from .practice import Practice
+from .submissions import NOBODY
 
-NOBODY = "Nobody"
 # The statuses of a request someone still works on.
 OPEN_STATUSES = ("new", "contacted", "scheduled")
 
@@ -32,7 +32,7 @@ class Day:
     answered_today: int
     oldest_reference: str | None
     oldest_seconds: float | None
-    # (who, open requests assigned to them), "Nobody" last; open: New, Contacted or Scheduled.
+    # (who, open requests assigned to them), NOBODY last; open: New, Contacted or Scheduled.
     assigned: list[tuple[str, int]]
 
 
@@ -104,7 +104,7 @@ def assignment_counts(session: SessionLike) -> list[tuple[str, int]]:
     people = sorted(
         ((emails[i], n) for i, n in counts.items() if i is not None), key=lambda r: (-r[1], r[0])
     )
-    return [*people, (NOBODY, nobody)]
+    return [*people, (str(NOBODY), nobody)]
 
 
 def duration(seconds: float | None) -> str:

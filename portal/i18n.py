@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response
 
 from .practice import OpeningHours, Practice
+from .practice.hours import us_clock
 
 # The public blueprint: each of its routes gets one prefixed copy per non-default language.
 PUBLIC = "public"
@@ -219,6 +220,14 @@ def full_date(value: date) -> str:
     return format_date(value, "full", locale=get_locale() or SOURCE)
 
 
+def clock_text(moment: time) -> str:
+    """A time of day as the current language writes it: "7 am" in English, "7:00" in Spanish."""
+    locale = get_locale()
+    if locale is None or locale.language == SOURCE:
+        return us_clock(moment)
+    return format_time(moment, "short", locale=locale)
+
+
 def opening_hours(practice: Practice) -> list[str | Markup]:
     """The opening hours in words, in the page's language: "Lunes a viernes, 7:00 a 16:00"."""
     hours = practice.hours
@@ -236,9 +245,7 @@ def opening_hours(practice: Practice) -> list[str | Markup]:
         "line": _("{days}, {times}"),
     }
     names = [locale.days["format"]["wide"][index] for index in range(7)]  # Monday is 0
-    return list(
-        hours.in_words(names, lambda moment: format_time(moment, "short", locale=locale), words)
-    )
+    return list(hours.in_words(names, clock_text, words))
 
 
 # --- Wiring -------------------------------------------------------------------------------------

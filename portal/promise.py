@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-import statistics
 import time as clock
 from datetime import datetime, timedelta
 
@@ -36,9 +35,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .dashboard import percentile
 from .extensions import SessionLike, db
+from .i18n import clock_text
 from .models import Submission, utcnow
-from .practice import DAYS, Practice
-from .practice.hours import clock as clock_time
+from .practice import Practice
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +46,6 @@ MIN_ANSWERED = 20
 PERCENTILE = 0.8
 CACHE_SECONDS = 300.0
 HOUR = 3600.0
-# Free-text hours count elapsed time, so their business day is a whole day.
-ELAPSED_DAY = 24 * HOUR
 
 BANDS = {
     "2_hours": _l("within %(n)s business hours", n=2),
@@ -58,22 +55,6 @@ BANDS = {
     "3_days": _l("within %(n)s business days or more", n=3),
 }
 DEFAULT_BAND = "1_day"
-
-
-def business_day_seconds(practice: Practice) -> float:
-    """The length of the practice's typical open day: the median over its open weekdays."""
-    hours = practice.opening_hours
-    if hours is None:
-        return ELAPSED_DAY
-    lengths = [
-        sum(
-            (datetime.combine(datetime.min, b) - datetime.combine(datetime.min, a)).total_seconds()
-            for a, b in hours.days.get(day, [])
-        )
-        for day in DAYS
-    ]
-    open_days = [length for length in lengths if length > 0]
-    return statistics.median(open_days) if open_days else ELAPSED_DAY
 
 
 def band(p80_seconds: float | None, answered: int, day_seconds: float) -> str:
@@ -104,7 +85,7 @@ def measured_band(session: SessionLike, practice: Practice, now: datetime) -> st
             )
             if seconds is not None
         )
-    return band(percentile(values, PERCENTILE), len(values), business_day_seconds(practice))
+    return band(percentile(values, PERCENTILE), len(values), practice.business_day_seconds)
 
 
 def current_band() -> str:
@@ -155,5 +136,5 @@ def closed_now(practice: Practice, now: datetime) -> str | None:
     return gettext(
         "We are closed now. We open again %(day)s at %(time)s.",
         day=day,
-        time=clock_time(local.time()),
+        time=clock_text(local.time()),
     )

@@ -13,10 +13,9 @@ before one instant", the instant found by walking back that many open hours from
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, false
 
@@ -31,22 +30,7 @@ LOOKBACK_DAYS = 3660
 
 def business_day(practice: Practice) -> float:
     """Seconds in one day of waiting: the practice's usual open day, or 24 hours of free text."""
-    hours = practice.opening_hours
-    lengths = [
-        sum(_of_day(closes) - _of_day(opens) for opens, closes in periods)
-        for periods in (hours.days.values() if hours else [])
-        if periods
-    ]
-    if not lengths:
-        return 24 * HOUR
-    # The most common length; between equally common ones the longest (a short Saturday is
-    # not what "a day" means at a practice open five long weekdays).
-    counts = Counter(lengths)
-    return float(max(lengths, key=lambda length: (counts[length], length)))
-
-
-def _of_day(moment: time) -> int:
-    return moment.hour * 3600 + moment.minute * 60 + moment.second
+    return practice.business_day_seconds
 
 
 def duration_text(seconds: float, day: float) -> str:

@@ -137,16 +137,17 @@ def test_the_charts_are_svg_images_with_tables_and_no_inline_style(
 ) -> None:
     make_user(app)
     add_submission(app, specialty="Total hip replacement")
-    add_submission(app, "contact", topic="Billing")
+    add_submission(app, "contact", topic="Billing", preferred_language="es")
     sign_in(client)
     html = client.get("/admin/dashboard").get_data(as_text=True)
     figures = re.findall(r"<figure.*?</figure>", html, re.S)
-    assert len(figures) == 4  # by form, response time, specialty, topic
+    assert len(figures) == 5  # by form, response time, specialty, topic, language
     for figure in figures:
         assert "<figcaption" in figure and "<table" in figure
         svg = re.search(r'<svg [^>]*role="img" aria-labelledby="([^"]+)"', figure)
         assert svg and f'<title id="{svg.group(1)}">' in figure
     assert "style=" not in html and "<script>" not in html
     assert "Total hip replacement: 1" in html and "Billing" in html
+    assert "Spanish: 1" in html  # the stored tag in words, as in the inbox
     # Patient names never appear on the dashboard.
     assert "Siobhán" not in html and "O&#39;Hara" not in html

@@ -66,8 +66,8 @@ def test_the_band_texts_are_the_promised_words() -> None:
 
 
 def test_the_business_day_is_the_typical_open_day_or_a_whole_day_for_free_text() -> None:
-    assert promise.business_day_seconds(Practice(hours=HOURS)) == DAY
-    assert promise.business_day_seconds(Practice(hours="Weekdays 9 to 5")) == 24 * HOUR
+    assert Practice(hours=HOURS).business_day_seconds == DAY
+    assert Practice(hours="Weekdays 9 to 5").business_day_seconds == 24 * HOUR
 
 
 def answered(app: Flask, waits_in_hours: list[float], days_ago: float = 1) -> None:

@@ -57,7 +57,7 @@ def dashboard_page() -> str:
             for name, rows in (
                 ("specialty", parts.specialty),
                 ("topic", parts.topic),
-                ("language", parts.language or []),
+                ("language", parts.language),
             )
         },
         duration=front_desk.duration,

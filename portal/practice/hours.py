@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -64,6 +65,20 @@ class OpeningHours:
     def upcoming_holidays(self, today: date, limit: int = 3) -> list[date]:
         """The next few holidays, from today on."""
         return sorted(day for day in self.holidays if day >= today)[:limit]
+
+    def usual_day_seconds(self) -> float | None:
+        """The usual open day's length: the most common one (between equally common ones the
+        longest, since a short Saturday is not what "a day" means at a practice open five long
+        weekdays); None when the practice is never open."""
+        lengths = [
+            sum(_seconds(closes) - _seconds(opens) for opens, closes in periods)
+            for periods in self.days.values()
+            if periods
+        ]
+        if not lengths:
+            return None
+        counts = Counter(lengths)
+        return float(max(lengths, key=lambda length: (counts[length], length)))
 
     def periods_on(self, day: date, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
         """The day's open periods as instants in UTC (none on a holiday).
@@ -129,6 +144,10 @@ class OpeningHours:
                 if opens > moment:
                     return opens
         return None
+
+
+def _seconds(moment: time) -> int:
+    return moment.hour * 3600 + moment.minute * 60 + moment.second
 
 
 def us_clock(moment: time) -> str:

@@ -159,6 +159,12 @@ class Practice:
         """The structured opening hours, when the profile has them."""
         return self.hours if isinstance(self.hours, OpeningHours) else None
 
+    @property
+    def business_day_seconds(self) -> float:
+        """One business day: the usual open day; 24 hours when business time is elapsed time."""
+        usual = self.hours.usual_day_seconds() if isinstance(self.hours, OpeningHours) else None
+        return usual or 24 * 3600.0
+
     def business_seconds(self, start: datetime, end: datetime) -> float:
         """Open time between two instants; without structured hours, the time that passed."""
         if isinstance(self.hours, OpeningHours):
