@@ -1,7 +1,7 @@
 """The daily digest's claim per day, and the indexes of the dashboard and the digest
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-29 19:00:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0013"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
