@@ -1,0 +1,190 @@
+"""Where a request's CPU goes: the portal's form GET and appointment POST under cProfile.
+
+    .venv/bin/python benchmarks/profile_requests.py            # 2,000 GETs and 2,000 POSTs
+    .venv/bin/python benchmarks/profile_requests.py --requests 500 --top 40 --dump /tmp/post.prof
+
+In one process, on a SQLite file in WAL with synchronous=FULL (the portal's own settings), with
+rate limits in memory as in benchmarks/http_load.py: every request is a WSGI call of the app with
+an environ built beforehand, so the figures are the app's own (no HTTP server, no client). Each
+POST carries the cookie and tokens of its own earlier GET, so every one is a new submission with
+its emails queued. Prints the CPU per request, the share of a few named parts, and the top of
+the profile by cumulative time. Nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from http_load import APPOINTMENT, FORM  # noqa: E402
+
+# Named parts of a request: a function (file fragment, name) whose cumulative time is shown.
+PARTS = {
+    "GET": [
+        ("views.py", "_blank_form"),
+        ("csrf.py", "generate_csrf"),
+        ("sessions.py", "save_session"),
+        ("flask_limiter", "_check_request_limit"),
+        ("logs.py", "log_request"),
+        ("security.py", "add_headers"),
+    ],
+    "POST": [
+        ("form.py", "__call__"),
+        ("form.py", "validate"),
+        ("views.py", "_store"),
+        ("notifications.py", "queue_submission_emails"),
+        ("webhooks.py", "submission_created"),
+        ("session.py", "commit"),
+        ("flask_limiter", "_check_request_limit"),
+        ("flask_limiter", "__evaluate_limits"),
+        ("sessions.py", "save_session"),
+        ("sessions.py", "open_session"),
+        ("logs.py", "log_request"),
+    ],
+}
+
+
+def make_app(folder: Path) -> Any:
+    """The portal on a SQLite file in `folder`, migrated, with limits counted but never reached."""
+    os.environ["PORTAL_INSTANCE_PATH"] = str(folder)
+    from portal import create_app
+
+    app = create_app(
+        {
+            "SECRET_KEY": "profile",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'portal.sqlite3'}",
+            "SUBMISSION_RATE_LIMIT": "100000000 per minute",
+            "FORM_POST_RATE_LIMIT": "100000000 per minute",
+            "PUBLIC_BASE_URL": "http://127.0.0.1",
+            "TRUSTED_HOSTS": ["127.0.0.1", "localhost"],
+            "LOG_LEVEL": "INFO",
+        }
+    )
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def call(app: Any, environ: dict[str, Any]) -> tuple[str, dict[str, str], bytes]:
+    """One WSGI call: status, headers and body."""
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        answer["status"], answer["headers"] = status, dict(headers)
+
+    chunks = app(environ, start_response)
+    body = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    return answer["status"], answer["headers"], body
+
+
+def get_environ(cookie: str | None = None) -> dict[str, Any]:
+    """A GET of the appointment form, as a browser's first visit sends it."""
+    from werkzeug.test import EnvironBuilder
+
+    headers = {"Cookie": cookie} if cookie else {}
+    return EnvironBuilder(path=FORM, base_url="http://127.0.0.1", headers=headers).get_environ()
+
+
+def post_environ(cookie: str, csrf: str, form_token: str) -> dict[str, Any]:
+    """A POST of a valid appointment with the cookie and tokens of one earlier GET."""
+    from werkzeug.test import EnvironBuilder
+
+    data = {**APPOINTMENT, "csrf_token": csrf, "form_token": form_token}
+    return EnvironBuilder(
+        path=FORM, method="POST", base_url="http://127.0.0.1", headers={"Cookie": cookie}, data=data
+    ).get_environ()
+
+
+def harvest(app: Any, count: int) -> list[dict[str, Any]]:
+    """`count` POST environs, each with the session and tokens of a GET made for it."""
+    environs = []
+    for _ in range(count):
+        status, headers, body = call(app, get_environ())
+        cookie = headers["Set-Cookie"].split(";", 1)[0]
+        page = body.decode()
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]*)"', page)
+        token = re.search(r'name="form_token"[^>]*value="([^"]*)"', page)
+        assert status.startswith("200") and csrf and token, status
+        environs.append(post_environ(cookie, csrf[1], token[1]))
+    return environs
+
+
+def profile(
+    label: str, run: Callable[[], None], requests: int, top: int, dump: Path | None
+) -> None:
+    """Run `run` under cProfile; print CPU per request, the named parts and the top functions."""
+    profiler = cProfile.Profile(time.process_time)  # CPU, not waiting for the disk
+    started = time.process_time()
+    profiler.enable()
+    run()
+    profiler.disable()
+    cpu = time.process_time() - started
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    print(f"\n=== {label}: {requests} requests, {cpu * 1000 / requests:.2f} ms CPU each under")
+    print(f"    the profiler (which roughly doubles it); profiled total {total:.2f} s")
+    for fragment, name in PARTS[label]:
+        cumulative = sum(
+            value[3]
+            for (path, _, function), value in stats.stats.items()  # type: ignore[attr-defined]
+            if function == name and fragment in path
+        )
+        print(f"    {fragment + ':' + name:<40} {100 * cumulative / total:5.1f} %")
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    print(out.getvalue())
+    if dump:
+        stats.dump_stats(f"{dump}.{label.lower()}")
+
+
+def timed(label: str, run: Callable[[], None], requests: int) -> None:
+    """CPU per request without the profiler."""
+    started = time.process_time()
+    run()
+    cpu = time.process_time() - started
+    print(f"{label}: {cpu * 1000 / requests:.3f} ms CPU per request (no profiler)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--dump", type=Path, help="write the profiles to DUMP.get and DUMP.post")
+    args = parser.parse_args()
+    n = args.requests
+    with tempfile.TemporaryDirectory(prefix="portal-profile-") as tmp:
+        # The request log line is part of the cost, but not its terminal output: the portal's
+        # handler (and the one the migrations' logging setup adds) writes to sys.stderr.
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+        app = make_app(Path(tmp))
+        for environ in harvest(app, 50):  # warm-up: first-request work, caches
+            call(app, environ)
+        gets = [get_environ() for _ in range(n)]
+        timed("GET", lambda: [call(app, e) for e in gets], n)
+        posts = harvest(app, n)
+        timed("POST", lambda: [call(app, e) for e in posts], n)
+        gets = [get_environ() for _ in range(n)]
+        profile("GET", lambda: [call(app, e) for e in gets], n, args.top, args.dump)
+        posts = harvest(app, n)
+        profile("POST", lambda: [call(app, e) for e in posts], n, args.top, args.dump)
+
+
+if __name__ == "__main__":
+    main()
