@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/profile_requests.py            # 2,000 GETs and 2,000 POSTs
     .venv/bin/python benchmarks/profile_requests.py --requests 500 --top 40 --dump /tmp/post.prof
+    .venv/bin/python benchmarks/profile_requests.py --memory 10000   # one app's resident memory
 
 In one process, on a SQLite file in WAL with synchronous=FULL (the portal's own settings), with
 rate limits in memory as in benchmarks/http_load.py: every request is a WSGI call of the app with
@@ -162,13 +163,51 @@ def timed(label: str, run: Callable[[], None], requests: int) -> None:
     print(f"{label}: {cpu * 1000 / requests:.3f} ms CPU per request (no profiler)")
 
 
+def rss_mb() -> float:
+    """This process's resident set size now (Linux)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def memory(submissions: int) -> None:
+    """Resident memory of one app (as in one gunicorn worker) at rest and after submissions."""
+    out = sys.stdout
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+    with tempfile.TemporaryDirectory(prefix="portal-memory-") as tmp:
+        app = make_app(Path(tmp))
+        for environ in harvest(app, 50):  # what a worker has done after its first requests
+            call(app, environ)
+        at_rest = rss_mb()
+        done = 0
+        while done < submissions:
+            batch = min(1000, submissions - done)
+            for environ in harvest(app, batch):
+                call(app, environ)
+            done += batch
+        after = rss_mb()
+    print(
+        f"one app: {at_rest:.1f} MB resident at rest, {after:.1f} MB after {submissions:,} "
+        f"submissions (each with its GET): {after - at_rest:+.1f} MB",
+        file=out,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--dump", type=Path, help="write the profiles to DUMP.get and DUMP.post")
+    parser.add_argument(
+        "--memory",
+        type=int,
+        metavar="N",
+        help="instead: the resident memory at rest and after N submissions (no profiler)",
+    )
     args = parser.parse_args()
     n = args.requests
+    if args.memory:
+        memory(args.memory)
+        return
     with tempfile.TemporaryDirectory(prefix="portal-profile-") as tmp:
         # The request log line is part of the cost, but not its terminal output: the portal's
         # handler (and the one the migrations' logging setup adds) writes to sys.stderr.
