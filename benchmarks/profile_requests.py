@@ -1,21 +1,24 @@
-"""Where a request's CPU goes: the portal's form GET and appointment POST under cProfile.
+"""Where a request's CPU goes: the portal's form GET and appointment POST, part by part.
 
-    .venv/bin/python benchmarks/profile_requests.py            # 2,000 GETs and 2,000 POSTs
-    .venv/bin/python benchmarks/profile_requests.py --requests 500 --top 40 --dump /tmp/post.prof
+    .venv/bin/python benchmarks/profile_requests.py                  # 2,000 GETs and 2,000 POSTs
+    .venv/bin/python benchmarks/profile_requests.py --top 40 --dump /tmp/req   # and cProfile
     .venv/bin/python benchmarks/profile_requests.py --memory 10000   # one app's resident memory
 
 In one process, on a SQLite file in WAL with synchronous=FULL (the portal's own settings), with
 rate limits in memory as in benchmarks/http_load.py: every request is a WSGI call of the app with
 an environ built beforehand, so the figures are the app's own (no HTTP server, no client). Each
 POST carries the cookie and tokens of its own earlier GET, so every one is a new submission with
-its emails queued. Prints the CPU per request, the share of a few named parts, and the top of
-the profile by cumulative time. Nothing here is a test.
+its emails queued. Prints the CPU per request and the CPU of each named part (PARTS: a timer
+around the function, no profiler); with --top, the top of a cProfile run too. Run from another
+checkout (a copy in its benchmarks/) to compare versions: parts it lacks are left out.
+Nothing here is a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib
 import io
 import os
 import pstats
@@ -32,30 +35,51 @@ sys.path.insert(0, str(HERE.parent))
 
 from http_load import APPOINTMENT, FORM  # noqa: E402
 
-# Named parts of a request: a function (file fragment, name) whose cumulative time is shown.
-PARTS = {
-    "GET": [
-        ("views.py", "_blank_form"),
-        ("csrf.py", "generate_csrf"),
-        ("sessions.py", "save_session"),
-        ("flask_limiter", "_check_request_limit"),
-        ("logs.py", "log_request"),
-        ("security.py", "add_headers"),
-    ],
-    "POST": [
-        ("form.py", "__call__"),
-        ("form.py", "validate"),
-        ("views.py", "_store"),
-        ("notifications.py", "queue_submission_emails"),
-        ("webhooks.py", "submission_created"),
-        ("session.py", "commit"),
-        ("flask_limiter", "_check_request_limit"),
-        ("flask_limiter", "__evaluate_limits"),
-        ("sessions.py", "save_session"),
-        ("sessions.py", "open_session"),
-        ("logs.py", "log_request"),
-    ],
-}
+# Named parts of a request, timed in CPU by a wrapper: (module, class or None, function, label).
+# A part may hold others ("store: all of it" holds every "store:" line).
+PARTS = [
+    ("portal.public.views", None, "_blank_form", "GET: the cached form with its two tokens"),
+    ("flask.sessions", "SecureCookieSessionInterface", "open_session", "session: read the cookie"),
+    ("flask.sessions", "SecureCookieSessionInterface", "save_session", "session: sign, set cookie"),
+    ("flask_limiter._extension", "Limiter", "_check_request_limit", "rate limits: check"),
+    ("flask_wtf.csrf", None, "generate_csrf", "CSRF: a new token"),
+    ("portal.public.views", None, "generate_csrf", "CSRF: a new token"),
+    ("flask_wtf.csrf", None, "validate_csrf", "CSRF: check the token"),
+    ("wtforms.form", "BaseForm", "__init__", "form: bind the 18 fields"),
+    ("wtforms.form", "BaseForm", "process", "form: read the POST's fields"),
+    ("wtforms.form", "Form", "validate", "form: validate"),
+    ("portal.public.views", None, "_submission_from", "store: the submission object"),
+    ("portal.public.views", None, "queue_submission_emails", "store: queue the two emails"),
+    ("portal.webhooks", None, "submission_created", "store: find webhook receivers"),
+    ("portal.public.views", None, "insert_rows", "store: Core INSERTs"),
+    ("sqlalchemy.orm.session", "Session", "_flush", "store: ORM flush (unit of work)"),
+    ("sqlalchemy.orm.scoping", "scoped_session", "commit", "store: commit (and any flush)"),
+    ("portal.public.views", None, "_store", "store: all of it"),
+]
+spent: dict[str, float] = {}
+
+
+def time_parts() -> None:
+    """Wrap each named part that exists in this checkout with a CPU timer."""
+    for module, owner_name, name, label in PARTS:
+        owner: Any = importlib.import_module(module)
+        if owner_name:
+            owner = getattr(owner, owner_name)
+        function = getattr(owner, name, None)
+        if function is None:
+            continue  # not in this version of the portal
+        setattr(owner, name, _timer(function, label))
+
+
+def _timer(function: Callable[..., Any], label: str) -> Callable[..., Any]:
+    def timed_part(*args: Any, **kwargs: Any) -> Any:
+        started = time.process_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[label] = spent.get(label, 0.0) + time.process_time() - started
+
+    return timed_part
 
 
 def make_app(folder: Path) -> Any:
@@ -130,37 +154,28 @@ def harvest(app: Any, count: int) -> list[dict[str, Any]]:
 def profile(
     label: str, run: Callable[[], None], requests: int, top: int, dump: Path | None
 ) -> None:
-    """Run `run` under cProfile; print CPU per request, the named parts and the top functions."""
+    """Run `run` under cProfile (CPU time); print the top functions by cumulative time."""
     profiler = cProfile.Profile(time.process_time)  # CPU, not waiting for the disk
-    started = time.process_time()
     profiler.enable()
     run()
     profiler.disable()
-    cpu = time.process_time() - started
-    stats = pstats.Stats(profiler)
-    total = stats.total_tt  # type: ignore[attr-defined]
-    print(f"\n=== {label}: {requests} requests, {cpu * 1000 / requests:.2f} ms CPU each under")
-    print(f"    the profiler (which roughly doubles it); profiled total {total:.2f} s")
-    for fragment, name in PARTS[label]:
-        cumulative = sum(
-            value[3]
-            for (path, _, function), value in stats.stats.items()  # type: ignore[attr-defined]
-            if function == name and fragment in path
-        )
-        print(f"    {fragment + ':' + name:<40} {100 * cumulative / total:5.1f} %")
+    print(f"\n=== {label} under cProfile, {requests} requests (the profiler's own cost included)")
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
     print(out.getvalue())
     if dump:
-        stats.dump_stats(f"{dump}.{label.lower()}")
+        profiler.dump_stats(f"{dump}.{label.lower()}")
 
 
 def timed(label: str, run: Callable[[], None], requests: int) -> None:
-    """CPU per request without the profiler."""
+    """CPU per request without the profiler, and per named part."""
+    spent.clear()
     started = time.process_time()
     run()
     cpu = time.process_time() - started
     print(f"{label}: {cpu * 1000 / requests:.3f} ms CPU per request (no profiler)")
+    for part, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        print(f"    {part:<44} {seconds * 1000 / requests:6.3f} ms")
 
 
 def rss_mb() -> float:
@@ -195,7 +210,7 @@ def memory(submissions: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--top", type=int, default=0, help="also profile: the top N functions")
     parser.add_argument("--dump", type=Path, help="write the profiles to DUMP.get and DUMP.post")
     parser.add_argument(
         "--memory",
@@ -215,10 +230,13 @@ def main() -> None:
         app = make_app(Path(tmp))
         for environ in harvest(app, 50):  # warm-up: first-request work, caches
             call(app, environ)
+        time_parts()
         gets = [get_environ() for _ in range(n)]
         timed("GET", lambda: [call(app, e) for e in gets], n)
         posts = harvest(app, n)
         timed("POST", lambda: [call(app, e) for e in posts], n)
+        if not (args.top or args.dump):
+            return
         gets = [get_environ() for _ in range(n)]
         profile("GET", lambda: [call(app, e) for e in gets], n, args.top, args.dump)
         posts = harvest(app, n)
