@@ -61,17 +61,24 @@ form_post_limit = limiter.shared_limit(
     lambda: current_app.config["FORM_POST_RATE_LIMIT"], scope="patient-form-posts", methods=["POST"]
 )
 
-# The endpoints whose only limits are the two above.
+# The endpoints whose own limits are the two above.
 LIMITED_FORMS = ("public.request_appointment", "public.contact_us")
+# Flask-Limiter's settings for limits on every route, which a deployment may set.
+ROUTE_WIDE_LIMITS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
 
 
 @limiter.request_filter
 def reading_a_form() -> bool:
-    """A GET of a form page: both of its limits count POSTs only, so the limiter has nothing to do.
+    """A GET of a form page while no limit covers every route: the limiter has nothing to count.
 
-    Skipping it spares a fifth of the GET's CPU (resolving, filtering and evaluating the limits).
+    Both of the forms' limits count POSTs only. Skipping the limiter spares a fifth of the GET's
+    CPU (resolving, filtering and evaluating the limits).
     """
-    return request.method in ("GET", "HEAD") and request.endpoint in LIMITED_FORMS
+    return (
+        request.method in ("GET", "HEAD")
+        and request.endpoint in LIMITED_FORMS
+        and not any(current_app.config.get(name) for name in ROUTE_WIDE_LIMITS)
+    )
 
 
 FORMS = {
