@@ -152,8 +152,11 @@ def neutralise(value: str) -> str:
     At the start of the value, and after every ";", TAB, "," or line break inside it, since a
     spreadsheet opened with another separator starts a cell there.
     """
-    value_inside = FORMULA_AFTER_SEPARATOR.sub(r"\1'\2", value)
-    return "'" + value_inside if value.startswith(FORMULA_STARTS) else value_inside
+    # search() first: most values hold no such separator, and sub() with a template costs a
+    # Python-level call per value even when nothing matches (a third of a CSV export's time).
+    if FORMULA_AFTER_SEPARATOR.search(value):
+        value = FORMULA_AFTER_SEPARATOR.sub(r"\1'\2", value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def write_csv(items: Iterable[dict[str, str]], columns: Sequence[Column]) -> Iterator[bytes]:

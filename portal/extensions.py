@@ -1,6 +1,6 @@
 """Every Flask extension, created unbound here and bound to the app in create_app()."""
 
-from typing import TYPE_CHECKING, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from flask import Flask, Request, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
@@ -13,6 +13,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf import CSRFProtect
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
@@ -70,6 +71,20 @@ class HttpsSessionInterface(SecureCookieSessionInterface):
     """
 
     HOST_PREFIXED = "__Host-session"
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], URLSafeTimedSerializer] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        # Flask builds a new serializer for every request that opens or saves the session (a
+        # twentieth of a form GET); it holds nothing but the keys, so one per set of keys does.
+        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
+        if keys not in self._serializers:
+            serializer = super().get_signing_serializer(app)
+            if serializer is None:
+                return None
+            self._serializers[keys] = serializer
+        return self._serializers[keys]
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)

@@ -64,29 +64,40 @@ def queue_event(
     endpoints: list[WebhookEndpoint] | None = None,
 ) -> list[OutboxMessage]:
     """Add one outbox message per enabled endpoint that receives ``event`` (not committed)."""
-    if endpoints is None:
-        # No autoflush: the caller's change is flushed (and may fail) at its own commit, where
-        # it handles failures, not inside this read.
-        with session.no_autoflush:
-            enabled = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled))
-            endpoints = [e for e in enabled.all() if event in e.event_set]
+    targets = (
+        _receivers(session, event) if endpoints is None else [(e.id, e.url) for e in endpoints]
+    )
     now = utcnow()
     body = {"type": event, "timestamp": _iso(now), "data": data}
     queued = []
-    for endpoint in endpoints:
+    for endpoint_id, url in targets:
         message = outbox.queue(
             session,
             channel=WEBHOOK,
-            webhook_endpoint_id=endpoint.id,
+            webhook_endpoint_id=endpoint_id,
             message_id=new_message_id(),
             reference=reference,
             template=event,
-            recipient=endpoint.url[:254],
+            recipient=url[:254],
             subject=event,
             context=body,
         )
         queued.append(message)
     return queued
+
+
+def _receivers(session: SessionLike, event: str) -> list[tuple[int, str]]:
+    """The id and URL of each enabled endpoint that receives ``event``.
+
+    A plain read of three columns, as it runs in every patient's POST; on the session's
+    connection, so in its transaction, and without the ORM's autoflush: the caller's change is
+    written (and may fail) at its own commit, where it handles failures, not inside this read.
+    """
+    table = WebhookEndpoint.__table__
+    rows = session.connection().execute(
+        select(table.c.id, table.c.url, table.c.events).where(table.c.enabled)
+    )
+    return [(id_, url) for id_, url, events in rows if event in events.split()]
 
 
 def submission_created(session: SessionLike, submission: Submission) -> list[OutboxMessage]:

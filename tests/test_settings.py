@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import sqlite3
@@ -18,7 +19,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from portal.extensions import db
 
@@ -137,6 +138,60 @@ def test_sqlite_commits_are_durable(app):
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+
+
+def test_patient_writes_hold_an_owner_only_lock_file_beside_the_sqlite_database(app):
+    from portal.database import one_writer_at_a_time
+
+    with app.app_context():
+        url = db.engine.url
+        if url.get_backend_name() != "sqlite":
+            pytest.skip("SQLite's single writer")
+        lock = Path(f"{url.database}-writer")
+        with one_writer_at_a_time(db.session):
+            assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+            # Another process (another open file) cannot take it meanwhile, only wait for it.
+            other = os.open(lock, os.O_RDWR)
+            try:
+                with pytest.raises(BlockingIOError):
+                    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finally:
+                os.close(other)
+        other = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again once written
+        finally:
+            os.close(other)
+
+
+def test_insert_rows_writes_every_row_in_the_callers_transaction(app):
+    from portal import outbox
+    from portal.database import insert_rows
+    from portal.models import OutboxMessage, Submission, new_reference
+
+    with app.app_context():
+        submission = Submission(reference=new_reference("contact"), kind="contact", message="Hi")
+        message = outbox.queue(
+            db.session, recipient="a@example.org", subject="s", template="t", context={"k": 1}
+        )
+        insert_rows(db.session, [submission, message])
+        db.session.rollback()  # nothing is written outside the transaction
+        assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
+        insert_rows(db.session, [submission, message])
+        db.session.commit()
+        stored = db.session.scalars(select(Submission)).one()
+        assert (stored.reference, stored.status, stored.message) == (
+            submission.reference,
+            "new",  # the column's default, as the unit of work would have written it
+            "Hi",
+        )
+        assert stored.created_at is not None
+        queued = db.session.scalars(select(OutboxMessage)).one()
+        assert (queued.recipient, queued.context, queued.status) == (
+            "a@example.org",
+            {"k": 1},
+            "queued",
+        )
 
 
 def test_db_upgrade_command_creates_the_schema(tmp_path):

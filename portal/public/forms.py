@@ -9,10 +9,14 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import date
+from functools import cache
 from typing import Any, ClassVar, TypeVar
 
 import phonenumbers
+from babel.support import NullTranslations, Translations
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -27,6 +31,7 @@ from wtforms import (  # type: ignore[attr-defined]  # SelectChoice: WTForms 3.3
     StringField,
     TextAreaField,
 )
+from wtforms.i18n import messages_path
 from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -253,8 +258,35 @@ class MultiCheckboxField(SelectMultipleField):
         super().process_formdata(list(dict.fromkeys(valuelist)))
 
 
+@cache
+def _wtforms_catalogue(locale: str) -> NullTranslations:
+    return Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class WTFormsMessages:
+    """WTForms' own messages in the page's language, each catalogue read once per process.
+
+    Flask-WTF reads WTForms' catalogue from disk again in every request that builds a form (a
+    twentieth of an appointment POST's CPU); the catalogues do not change while the app runs.
+    """
+
+    def gettext(self, string: str) -> str:
+        """One message in the current locale."""
+        return _wtforms_catalogue(str(get_locale() or "en")).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """One message with a count in the current locale."""
+        return _wtforms_catalogue(str(get_locale() or "en")).ungettext(singular, plural, n)
+
+
 class PatientForm(FlaskForm):
     """What both forms share: the one-time token and the honeypot."""
+
+    class Meta:
+        def get_translations(self, form: FlaskForm) -> Any:
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return super().get_translations(form)  # type: ignore[misc]
+            return WTFORMS_MESSAGES
 
     form_token = HiddenField(validators=[InputRequired()])
     # A trap for bots: hidden by the stylesheet, named so that no browser autofills it.
@@ -280,6 +312,9 @@ class PatientForm(FlaskForm):
     def token_problem(self) -> bool:
         """True when the CSRF or one-time token was missing or expired: ask to send it again."""
         return bool(self.csrf_token.errors or self.form_token.errors)
+
+
+WTFORMS_MESSAGES = WTFormsMessages()
 
 
 def choices_of(question: schema.Field) -> list[SelectChoice]:
