@@ -27,6 +27,7 @@ from . import front_desk, outbox
 from .extensions import SessionLike, db
 from .models import DigestRun, Submission, utcnow
 from .practice import Practice
+from .response_time import ResponseClock, duration_text
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +83,12 @@ def compose(session: SessionLike, practice: Practice, now: datetime) -> dict[str
     day = front_desk.today(session, practice, now, target)
     last = session.scalar(select(func.max(DigestRun.queued_at)))
     since = last or now - timedelta(days=1)
-    overdue = front_desk.overdue_clause(practice, now, target)
-    overdue_references = (
-        []
-        if overdue is None
-        else list(
-            session.scalars(
-                select(Submission.reference)
-                .where(overdue)
-                .order_by(Submission.created_at, Submission.id)
-                .limit(MAX_REFERENCES)
-            )
+    overdue_references = list(
+        session.scalars(
+            select(Submission.reference)
+            .where(ResponseClock(practice, target, now).overdue_clause())
+            .order_by(Submission.created_at, Submission.id)
+            .limit(MAX_REFERENCES)
         )
     )
     base = config["PUBLIC_BASE_URL"].rstrip("/")
@@ -106,7 +102,12 @@ def compose(session: SessionLike, practice: Practice, now: datetime) -> dict[str
         "target_hours": f"{target:g}",
         "overdue_references": overdue_references,
         "oldest_reference": day.oldest_reference,
-        "oldest_waited": front_desk.duration(day.oldest_seconds) if day.oldest_reference else None,
+        # Worded as the inbox words a wait: "1 day 4 h", a day being the usual open day.
+        "oldest_waited": (
+            None
+            if day.oldest_seconds is None
+            else duration_text(day.oldest_seconds, practice.business_day_seconds)
+        ),
         "assigned": [list(row) for row in day.assigned],
         "dashboard_url": f"{base}/admin/dashboard",
     }

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, func, select
 from .extensions import SessionLike
 from .models import Submission, User
 from .practice import Practice
+from .response_time import ResponseClock, waiting_clause
 from .submissions import NOBODY
 
 # The statuses of a request someone still works on.
@@ -43,31 +44,17 @@ def day_bounds(day: date, practice: Practice) -> tuple[datetime, datetime]:
     return start, end
 
 
-def overdue_since(practice: Practice, now: datetime, target_hours: float) -> datetime | None:
-    """New requests received at or before this instant have waited the target (None: none has)."""
-    return practice.business_start(now, target_hours * 3600)
-
-
 def count(session: SessionLike, *clauses: ColumnElement[bool]) -> int:
     """How many submissions match every clause."""
     return int(session.scalar(select(func.count(Submission.id)).where(*clauses)) or 0)
 
 
-def overdue_clause(
-    practice: Practice, now: datetime, target_hours: float
-) -> ColumnElement[bool] | None:
-    """The SQL condition for an overdue New request, or None when nothing can be overdue yet."""
-    cutoff = overdue_since(practice, now, target_hours)
-    if cutoff is None:
-        return None
-    return (Submission.status == "new") & (Submission.created_at <= cutoff)
-
-
 def today(session: SessionLike, practice: Practice, now: datetime, target_hours: float) -> Day:
     """The front desk's figures at ``now``."""
     start, end = day_bounds(now.astimezone(practice.zone).date(), practice)
-    waiting = Submission.status == "new"
-    overdue = overdue_clause(practice, now, target_hours)
+    # The inbox's own conditions, so the dashboard and the digest count what the inbox lists.
+    clock = ResponseClock(practice, target_hours, now)
+    waiting = waiting_clause()
     oldest = session.execute(
         select(Submission.reference, Submission.created_at)
         .where(waiting)
@@ -77,7 +64,7 @@ def today(session: SessionLike, practice: Practice, now: datetime, target_hours:
     return Day(
         new_today=count(session, Submission.created_at >= start, Submission.created_at < end),
         waiting=count(session, waiting),
-        overdue=0 if overdue is None else count(session, overdue),
+        overdue=count(session, clock.overdue_clause()),
         answered_today=count(
             session, Submission.first_response_at >= start, Submission.first_response_at < end
         ),
@@ -105,13 +92,3 @@ def assignment_counts(session: SessionLike) -> list[tuple[str, int]]:
         ((emails[i], n) for i, n in counts.items() if i is not None), key=lambda r: (-r[1], r[0])
     )
     return [*people, (str(NOBODY), nobody)]
-
-
-def duration(seconds: float | None) -> str:
-    """Business time in hours and minutes: "2 h 10 min", "27 h" (a business day's length varies)."""
-    if seconds is None:
-        return "–"
-    hours, minutes = divmod(int(seconds // 60), 60)
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{minutes} min"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, false
 
@@ -23,9 +23,6 @@ from .models import Submission
 from .practice import Practice
 
 HOUR = 3600.0
-# How far back the walk for the overdue instant looks before it gives up (nothing is overdue
-# under hours so short that ten years hold less open time than the target).
-LOOKBACK_DAYS = 3660
 
 
 def business_day(practice: Practice) -> float:
@@ -77,24 +74,7 @@ class ResponseClock:
 
         None when no request can be overdue (hours that never hold the target's open time).
         """
-        target = self.target_hours * HOUR
-        hours = self.practice.opening_hours
-        if hours is None:
-            return self.now - timedelta(seconds=target)
-        zone = self.practice.zone
-        today = self.now.astimezone(zone).date()
-        remaining = target
-        for back in range(LOOKBACK_DAYS):
-            for opens, closes in reversed(hours.periods_on(today - timedelta(days=back), zone)):
-                closes = min(closes, self.now)
-                length = (closes - opens).total_seconds()
-                if length <= 0:
-                    continue
-                # Strictly more: at exactly the target's length the request is not yet past it.
-                if length > remaining:
-                    return closes - timedelta(seconds=remaining)
-                remaining -= length
-        return None
+        return self.practice.business_start(self.now, self.target_hours * HOUR)
 
     def overdue_clause(self) -> ColumnElement[bool]:
         """SQL: waiting, and for longer than the target in business time."""

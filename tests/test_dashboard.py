@@ -14,6 +14,7 @@ from portal import dashboard, front_desk
 from portal.extensions import db
 from portal.practice import Practice
 from portal.practice.hours import DAYS, OpeningHours
+from portal.response_time import ResponseClock
 
 from .admin_helpers import ADMIN, STAFF, add_submission, make_user, sign_in
 
@@ -55,7 +56,7 @@ def test_overdue_is_exact_in_business_hours_over_evenings_weekends_and_holidays(
     # Monday 30 November 9 am; an 8-hour target reaches back to Friday 27 at 8 am: Friday
     # after Thanksgiving had 9 open hours, Monday 2 so far (7 to 9), so 6 more on Friday.
     now = at(30, 9).astimezone(UTC)
-    cutoff = front_desk.overdue_since(practice, now, 8)
+    cutoff = ResponseClock(practice, 8, now).overdue_before()
     assert cutoff == at(27, 10)
     assert practice.business_seconds(cutoff, now) == 8 * HOUR
     # Free text: the time that passed.

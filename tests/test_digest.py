@@ -185,8 +185,9 @@ def test_new_since_the_last_digest(desk_app: Flask) -> None:
     assert first.context["new_since"] == 0 and first.context["first"]  # Friday is > 24 h ago
     assert second.context["new_since"] == 2 and not second.context["first"]
     assert second.context["waiting"] == 3
-    # Friday noon to Tuesday 7:45: 4 h Friday, 9 h Monday, 45 min Tuesday.
-    assert second.context["oldest_waited"] == "13 h 45 min"
+    # Friday noon to Tuesday 7:45: 4 h Friday, 9 h Monday, 45 min Tuesday: 13 h 45 min, worded
+    # as the inbox words it, a day being the practice's usual open day (9 h).
+    assert second.context["oldest_waited"] == "1 day 4 h"
     assert second.context["overdue"] == 1  # Monday 10 am has waited 6 h 45 min: not yet
 
 

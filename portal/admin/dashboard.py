@@ -60,6 +60,5 @@ def dashboard_page() -> str:
                 ("language", parts.language),
             )
         },
-        duration=front_desk.duration,
         kinds=KINDS,
     )

@@ -116,22 +116,25 @@ class OpeningHours:
         return total
 
     def business_start(self, end: datetime, seconds: float, zone: ZoneInfo) -> datetime | None:
-        """The latest instant from which ``seconds`` of open time pass by ``end`` (None: never).
+        """The instant before which a request has waited more than ``seconds`` of open time at
+        ``end`` (None: the hours never hold that much within ten years).
 
         Walking back over the open periods turns "waited longer than the target" into one
-        comparison on created_at that the database answers from its index.
+        comparison on created_at that the database answers from its index. Strictly longer: a
+        request that waited exactly the target (received while closed, just before a period the
+        target fills) is not past it yet.
         """
         end = end.astimezone(UTC)
         remaining = seconds
         day = end.astimezone(zone).date()
-        for offset in range(3 * 366):  # years of closed days and holidays are the most to skip
+        for offset in range(3660):
             for opens, closes in reversed(self.periods_on(day - timedelta(days=offset), zone)):
-                if opens >= end:
+                length = (min(closes, end) - opens).total_seconds()
+                if length <= 0:
                     continue
-                available = (min(closes, end) - opens).total_seconds()
-                if available >= remaining:
+                if length > remaining:
                     return min(closes, end) - timedelta(seconds=remaining)
-                remaining -= available
+                remaining -= length
         return None
 
     def next_opening(self, moment: datetime, zone: ZoneInfo) -> datetime | None:

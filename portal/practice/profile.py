@@ -172,7 +172,8 @@ class Practice:
         return max((end - start).total_seconds(), 0.0)
 
     def business_start(self, end: datetime, seconds: float) -> datetime | None:
-        """The latest instant ``seconds`` of open time before ``end`` (elapsed, without hours)."""
+        """The instant before which a request has waited more than ``seconds`` of business time
+        at ``end`` (see OpeningHours.business_start; elapsed time without structured hours)."""
         if isinstance(self.hours, OpeningHours):
             return self.hours.business_start(end, seconds, self.zone)
         return end - timedelta(seconds=seconds)
