@@ -9,7 +9,8 @@ the same number of workers for every server, it measures:
 
 * bare Flask: GET of a fixed page (the portal's own rendered form, so the same bytes) -- the
   ceiling of this stack; measured first and again last, and the mean is the reference;
-* the portal: GET /request-an-appointment;
+* the portal: GET /request-an-appointment, and the same page in Spanish (/es/…; issue 11 wants it
+  within 10 % of the English one);
 * the portal: POST of a valid appointment request, each with its own session cookie, CSRF token
   and one-time form token taken from a GET of the form beforehand (harvest.lua), so every POST is
   a new, stored submission with its emails queued, as a browser's would be;
@@ -77,6 +78,8 @@ DJANGO_APPOINTMENT = {
     "date_of_birth": "1980-03-27",
 }
 FORM = "/request-an-appointment"
+# The form in another shipped language, measured beside the English one (portal only).
+TRANSLATED_FORM = "/es" + FORM
 
 # Issue 15's targets on SQLite, at its 16 connections.
 TARGET_GET_RATIO = 0.6
@@ -277,6 +280,7 @@ def form_cases(
     harvest: dict,
     args: argparse.Namespace,
     workdir: Path,
+    translated: str | None = None,
 ) -> list[Result]:
     """Start the server; warm up, GET the form, harvest a token per form, POST each once; stop it
     and count what was stored (after the stop, so the commits wrk stopped waiting for count too).
@@ -295,6 +299,19 @@ def form_cases(
         get = wrk(
             f"{prefix}GET {FORM}", database, base + FORM, "get.lua", args, args.duration, server=pid
         )
+        gets = [get]
+        if translated:
+            gets.append(
+                wrk(
+                    f"{prefix}GET {translated}",
+                    database,
+                    base + translated,
+                    "get.lua",
+                    args,
+                    args.duration,
+                    server=pid,
+                )
+            )
         for attempt in range(HARVEST_ROUNDS):
             tokens = workdir / f"tokens-{slug}-{database}-{attempt}.txt"
             started = time.monotonic()
@@ -337,8 +354,9 @@ def form_cases(
         + (" (ran out of harvested tokens: raise --duration)" if post.exhausted else ""),
         flush=True,
     )
-    get.app = post.app = app
-    return [get, post]
+    for result in (*gets, post):
+        result.app = app
+    return [*gets, post]
 
 
 def portal(
@@ -366,6 +384,7 @@ def portal(
         {"WRK_COOKIE": "session", "WRK_FIELDS": "csrf_token,form_token"},
         args,
         workdir,
+        translated=TRANSLATED_FORM,
     )
 
 
@@ -548,6 +567,15 @@ def report(
                 )
         print()
     beside_django(results, reference)
+    for database in {r.database for r in results}:
+        rates = {r.name: r.rate for r in results if r.database == database and r.app == PORTAL}
+        english, spanish = rates.get(f"GET {FORM}"), rates.get(f"GET {TRANSLATED_FORM}")
+        if english and spanish:
+            verdict = "meets" if spanish >= 0.9 * english else "MISSES"
+            print(
+                f"target GET {TRANSLATED_FORM} within 10 % of the English page on {database}: "
+                f"{spanish / english:.2f} ({verdict})"
+            )
     for r in results:
         if r.database != "sqlite" or r.app != PORTAL:
             continue
