@@ -61,6 +61,9 @@ class Words:
     missing_first_name: str
     missing_message: str
     subject: str
+    preferred_language: str
+    interpreter: str
+    yes: str
 
 
 SPANISH = Words(
@@ -102,6 +105,9 @@ SPANISH = Words(
     "Escriba su nombre",
     "Escriba su mensaje",
     "Recibimos su solicitud de cita",
+    "Idioma preferido",
+    "¿Necesita un intérprete?",
+    "Sí",
 )
 PORTUGUESE = Words(
     "/pt-br",
@@ -142,6 +148,9 @@ PORTUGUESE = Words(
     "Digite seu nome",
     "Digite sua mensagem",
     "Recebemos sua solicitação de consulta",
+    "Idioma preferido",
+    "Precisa de um intérprete?",
+    "Sim",
 )
 LANGUAGES = pytest.mark.parametrize("words", [SPANISH, PORTUGUESE], ids=["es", "pt-BR"])
 
@@ -162,6 +171,9 @@ def fill_appointment(page: Page, w: Words) -> None:
     # The email box and the "by email" choice share a name: the box is the textbox.
     page.get_by_role("textbox", name=w.email, exact=True).fill("paciente@example.com")
     page.get_by_role("group", name=w.contact_method).get_by_label(w.by_email, exact=True).check()
+    # The preferred language starts on the page's own.
+    expect(page.get_by_label(w.preferred_language, exact=True)).to_have_value(w.tag)
+    page.get_by_role("group", name=w.interpreter).get_by_label(w.yes, exact=True).check()
     page.get_by_label(w.specialty, exact=True).select_option(value="Total hip replacement")
     page.get_by_label(w.physician, exact=True).select_option(label=w.no_preference)
     page.get_by_role("group", name=w.patient_type).get_by_label(w.returning, exact=True).check()
@@ -210,6 +222,7 @@ def test_patient_requests_an_appointment_in_their_language(
     assert submission.specialty == "Total hip replacement"
     assert submission.preferred_days == "Tuesday, Friday"
     assert submission.patient_type == "returning" and submission.preferred_time == "afternoon"
+    assert (submission.preferred_language, submission.interpreter) == (words.tag, "yes")
 
     deliver(app)
     receipts = [
@@ -240,6 +253,7 @@ def test_patient_sends_a_message_in_their_language(app, live_server, page: Page,
     expect(page.get_by_role("heading", name=words.sent)).to_be_visible()
     assert_accessible(page, f"{words.tag} contact confirmation")
     assert stored(app).topic == "Medical records"
+    assert stored(app).preferred_language == words.tag
 
 
 TOO_MANY = {
