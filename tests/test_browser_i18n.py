@@ -271,6 +271,7 @@ def test_every_public_page_passes_axe_in_every_language(app, live_server, page: 
         "appointment": "/request-an-appointment",
         "contact": "/contact-us",
         "notice": "/notices/privacy-practices",
+        "language assistance": "/language-assistance",
         "not found": "/no-such-page",
     }.items():
         page.goto(f"{live_server}{prefix}{path}")
