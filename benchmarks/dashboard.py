@@ -100,13 +100,11 @@ def fill(database_url: str, instance: Path, rows: int, days: int) -> None:
 
 def longest_waiting_url() -> str | None:
     """The inbox URL sorted longest waiting first, if the inbox has that sort order."""
-    from portal.admin.forms import InboxForm
+    from portal.admin.forms import SORT_CHOICES
 
-    sort = getattr(InboxForm, "sort", None)
-    choices = (sort.kwargs.get("choices") or []) if sort is not None else []
-    for value, label in choices:
-        if "longest" in str(label).lower():
-            return f"/admin/?sort={value}"
+    for choice in SORT_CHOICES:
+        if "longest" in str(choice.label).lower():
+            return f"/admin/?sort={choice.value}"
     return None
 
 
