@@ -100,7 +100,7 @@ def fill(database_url: str, instance: Path, rows: int, days: int) -> None:
 
 def longest_waiting_url() -> str | None:
     """The inbox URL sorted longest waiting first, if the inbox has that sort order."""
-    from portal.admin.forms import InboxForm
+    from portal.admin.filter_forms import InboxForm
 
     sort = getattr(InboxForm, "sort", None)
     choices = (sort.kwargs.get("choices") or []) if sort is not None else []
