@@ -100,7 +100,7 @@ def fill(database_url: str, instance: Path, rows: int, days: int) -> None:
 
 def longest_waiting_url() -> str | None:
     """The inbox URL sorted longest waiting first, if the inbox has that sort order."""
-    from portal.admin.forms import SORT_CHOICES
+    from portal.admin.filter_forms import SORT_CHOICES
 
     for choice in SORT_CHOICES:
         if "longest" in str(choice.label).lower():

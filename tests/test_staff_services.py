@@ -106,7 +106,11 @@ def test_current_staff_refuses_a_request_without_a_signed_in_account(app: Flask)
 
 @pytest.mark.parametrize(
     ("module", "forbidden"),
-    [("portal.cli", "portal.admin"), ("portal.admin", "portal.public")],
+    [
+        ("portal.cli", "portal.admin"),
+        ("portal.cli_users", "portal.admin"),
+        ("portal.admin", "portal.public"),
+    ],
 )
 def test_each_side_imports_only_what_it_owns_or_what_is_shared(module: str, forbidden: str) -> None:
     # A fresh interpreter: this test process has long since imported every module.

@@ -143,6 +143,7 @@ from . import (  # noqa: E402, F401
     data,
     delivery,
     fhir,
+    submission_page,
     users,
     views,
     webhooks,

@@ -24,7 +24,7 @@ from ..extensions import db
 from ..models import AuditEvent
 from ..services import exports as export_service
 from . import bp
-from .forms import AuditForm, ExportForm, FilterForm
+from .filter_forms import AuditForm, ExportForm, FilterForm
 from .staff import staff_actor
 from .views import EmptyPage, practice, requested_page
 

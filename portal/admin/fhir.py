@@ -11,7 +11,8 @@ from ..extensions import db
 from ..services.actions import record_event
 from . import bp
 from .staff import staff_actor
-from .views import find_submission, practice
+from .submission_page import find_submission
+from .views import practice
 
 
 @bp.get("/submissions/<reference>.fhir.json")

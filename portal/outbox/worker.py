@@ -2,10 +2,11 @@
 
 A worker (``flask --app portal outbox run``) claims due messages under a lease, renders them from
 their stored template and context, sends a batch over one SMTP connection (or writes ``.eml``
-files when no mail server is set) and records each outcome, fenced on its lease. The lease is
-renewed in the background while it works (``lease.py``); outcomes are written by ``ledger.py``,
-and what a refusal means is decided by ``policy.py``. While the server is down, every worker
-backs off together (``state.py``): one probe batch per backoff step, not one per message.
+files when no mail server is set) and records each outcome, fenced on its lease (``batch.py``).
+The lease is renewed in the background while it works (``lease.py``); outcomes are written by
+``ledger.py``, and what a refusal means is decided by ``policy.py``. While the server is down,
+every worker backs off together (``state.py``): one probe batch per backoff step, not one per
+message.
 
 Delivery is at least once: a worker killed after the server took a message but before the
 outcome was recorded leaves the claim to expire, and the message is sent again with the same
@@ -19,7 +20,7 @@ import os
 import socket
 import threading
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,12 +31,13 @@ from ..digest import Ticker
 from ..extensions import db
 from ..models import OutboxMessage, utcnow
 from . import trouble, webhook
+from .batch import deliver
 from .lease import LeaseKeeper
 from .ledger import Ledger
-from .policy import BUILD, HTTP, RetryPolicy, Verdict, classify
+from .policy import RetryPolicy, Verdict
 from .queue import PENDING
 from .state import DeliveryStateStore
-from .transport import FileTransport, Transport, _fields, build, transport_for_app
+from .transport import transport_for_app
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +148,7 @@ class Worker:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         try:
             with LeaseKeeper(app, self.name, self.lease, [r.id for r in rows]) as keeper:
-                self._deliver(rows, transport, ledger, keeper)
+                deliver(rows, transport, ledger, keeper, self.policy, self.stop)
         finally:
             transport.close()
         return len(rows)
@@ -203,66 +205,6 @@ class Worker:
         )
         db.session.rollback()
         return bool(due)
-
-    def _deliver(
-        self, rows: list[Claimed], transport: Transport, ledger: Ledger, keeper: LeaseKeeper
-    ) -> None:
-        # Webhooks first: a mail server that refuses the batch gives back only emails.
-        rows = sorted(rows, key=lambda r: r.channel != webhook.WEBHOOK)
-        for index, row in enumerate(rows):
-            if self.stop.is_set():
-                ledger.close(release=rows[index:])
-                return
-            if keeper.is_lost(row.id):
-                continue  # another worker took it over while this one was busy
-            if row.channel == webhook.WEBHOOK:
-                self._deliver_webhook(row, ledger, keeper)
-                continue
-            try:
-                message = build(row)
-            except Exception as error:
-                ledger.failed(row, classify(error, BUILD))
-                continue
-            try:
-                transport.send(message, row)
-            except Exception as error:
-                verdict = classify(error)
-                ledger.failed(row, verdict)
-                if verdict.server_wide:
-                    # The rest would fail the same way: give them back now, uncharged (except
-                    # those past their give-up deadline), and every worker backs off.
-                    transport.close()
-                    rest, now = rows[index + 1 :], utcnow()
-                    for expired in (r for r in rest if self.policy.deadline(r.queued_at) <= now):
-                        ledger.failed(expired, verdict)
-                    ledger.close(
-                        release=[r for r in rest if self.policy.deadline(r.queued_at) > now],
-                        server_wide=verdict,
-                    )
-                    return
-                continue
-            ledger.sent(row)
-            keeper.finished(row.id)
-            if not isinstance(transport, FileTransport):
-                log.info(
-                    "sent outbox message %s (%s)", row.id, row.reference, extra=_fields(row, "sent")
-                )
-        ledger.close()
-
-    def _deliver_webhook(self, row: Claimed, ledger: Ledger, keeper: LeaseKeeper) -> None:
-        """One webhook: its failures are its endpoint's alone, so the batch always goes on."""
-        try:
-            webhook.send(row)
-        except Exception as error:
-            # Anything unforeseen is retried like a dropped connection, but never server-wide.
-            verdict = classify(error, HTTP)
-            if verdict.server_wide:
-                verdict = replace(verdict, server_wide=False)
-            ledger.failed(row, verdict)
-            return
-        ledger.sent(row)
-        keeper.finished(row.id)
-        log.info("sent webhook %s (%s)", row.id, row.reference, extra=_fields(row, "sent"))
 
     def _record_failure(self, row: Claimed, verdict: Verdict) -> None:
         """Record one failed attempt on its own (for a caller outside a batch)."""
