@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from benchmarks.django_peer import vocabulary
 from benchmarks.http_load import DJANGO_APPOINTMENT
 from portal.practice import Practice
-from portal.public import forms
+from portal.public import fields, forms
 
 from .services import free_port, postgres_schema, require_postgres
 
@@ -249,11 +249,11 @@ def test_django_peer_offers_the_portals_choices_and_lengths() -> None:
     assert vocabulary.WEEKDAYS == forms.WEEKDAYS
     assert vocabulary.SPECIALTIES == Practice().specialties
     assert vocabulary.PHYSICIANS == Practice().physicians
-    assert vocabulary.NAME_MAX == forms.NAME_MAX
-    assert vocabulary.TEXT_MAX == forms.TEXT_MAX
+    assert vocabulary.NAME_MAX == fields.NAME_MAX
+    assert vocabulary.TEXT_MAX == fields.TEXT_MAX
     assert vocabulary.CONSENT == forms.AppointmentForm.consent.args[0]
     # The portal's phone and email limits, as its validators state them.
-    phone = forms.phone_field(required=True).kwargs["validators"]
-    email = forms.email_field(required=True).kwargs["validators"]
+    phone = fields.phone_field(required=True).kwargs["validators"]
+    email = fields.email_field(required=True).kwargs["validators"]
     assert vocabulary.PHONE_MAX in [v.max for v in phone if hasattr(v, "max")]
     assert vocabulary.EMAIL_MAX in [v.max for v in email if hasattr(v, "max")]

@@ -1,10 +1,11 @@
 """The appointment form's choices and lengths, as the portal has them (no Django imports here).
 
-Copied from portal/public/forms.py and the default practice profile (portal/practice.py) rather
-than imported, so the peer loads no Flask code; tests/test_benchmarks.py checks they still match.
+Copied from portal/public/fields.py and forms.py and the default practice profile
+(portal/practice.py) rather than imported, so the peer loads no Flask code;
+tests/test_benchmarks.py checks they still match.
 """
 
-NAME_MAX = 100  # portal/public/forms.py NAME_MAX: names, insurance, referring physician
+NAME_MAX = 100  # portal/public/fields.py NAME_MAX: names, insurance, referring physician
 PHONE_MAX = 40  # the portal's Length(max=40) on the phone number as typed
 EMAIL_MAX = 254
 TEXT_MAX = 2000  # the reason for the visit

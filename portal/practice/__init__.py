@@ -1,7 +1,8 @@
 """The practice profile: who the practice is, read and checked from instance/practice.toml.
 
 ``profile`` holds the profile itself, ``hours`` its opening hours, ``loading`` and ``checks`` the
-reading of practice.toml, ``formatting`` how its values are shown. The rest of the portal imports
+reading of practice.toml, ``formatting`` how its values are shown, ``presentation`` its
+taglines and schema.org JSON-LD. The rest of the portal imports
 from here.
 """
 

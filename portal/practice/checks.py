@@ -7,7 +7,7 @@ from datetime import date, time
 from urllib.parse import urlsplit
 
 import phonenumbers
-from babel import Locale, UnknownLocaleError
+from email_validator import EmailNotValidError, validate_email
 
 from .formatting import contrast_ratio, shown
 from .hours import DAYS, OpeningHours
@@ -47,27 +47,6 @@ class ValueChecks:
             self.problem(f"{key} lists the same choice twice")
             return False
         return True
-
-    def languages(self, value: object) -> list[str] | None:
-        """The offered languages: BCP 47 tags Babel knows, English (the profile's) first."""
-        example = 'languages = ["en", "es", "pt-BR"]'
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            self.problem(f"languages must be a list of language tags, e.g. {example}")
-            return None
-        tags = [v.strip() for v in value]
-        if tags[0] != "en":
-            self.problem(f'languages must start with "en", the profile\'s language: {example}')
-        wrong = []
-        for tag in tags:
-            try:
-                Locale.parse(tag.replace("-", "_"))
-            except (UnknownLocaleError, ValueError):
-                wrong.append(tag)
-        if wrong:
-            self.problem(f'languages: {wrong} are not language tags such as "es" or "pt-BR"')
-        if len({t.lower() for t in tags}) != len(tags):
-            self.problem("languages lists the same language twice")
-        return None if wrong else tags
 
     def phone(self, value: object) -> str | None:
         message = f'phone must be in E.164 form, e.g. "+17812095645", not {shown(value)}'
@@ -149,3 +128,20 @@ class ValueChecks:
             )
             return None
         return start, end
+
+    def routing(self, value: object) -> dict[str, list[str]]:
+        if not isinstance(value, dict):
+            self.problem('routing must be a [routing] table: "Billing" = ["billing@example.org"]')
+            return {}
+        routes = {}
+        for topic, addresses in value.items():
+            if not isinstance(addresses, list) or not addresses:
+                self.problem(f"[routing] {topic!r} must be a list of email addresses")
+                continue
+            for address in addresses:
+                try:
+                    validate_email(str(address), check_deliverability=False)
+                except EmailNotValidError:
+                    self.problem(f"[routing] {topic!r}: {shown(address)} is not an email address")
+            routes[topic] = addresses
+        return routes

@@ -8,11 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
-
-from .. import languages as lang
-from .checks import ValueChecks
-from .formatting import shown
+from .language_checks import TAGLINE_TABLES, LanguageChecks
 from .profile import Link, Notice, Practice
 
 
@@ -49,7 +45,7 @@ def check_profile(path: Path, instance: Path) -> Practice:
 
 
 # What each simple setting must be; the others (lists of tables, [hours], [routing]) are read
-# by their own methods below and in checks.py.
+# by their own methods below, in checks.py and in language_checks.py.
 _TEXT = (
     "name street city state postal_code timezone website_url directions_url logo logo_alt "
     "accent_color"
@@ -57,13 +53,12 @@ _TEXT = (
 _TEXT_LISTS = ("specialties", "physicians", "contact_topics")
 # Lists of BCP 47 language tags; only the offered languages may not be empty.
 _LANGUAGE_LISTS = ("other_languages", "assistance_languages")
-_TAGLINE_TABLES = ("assistance_taglines", "assistance_short_taglines")
 _URLS = ("website_url", "directions_url")
 LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png"}
 LOGO_MAX_BYTES = 512 * 1024
 
 
-class _ProfileReader(ValueChecks):
+class _ProfileReader(LanguageChecks):
     """Checks one parsed practice.toml, collecting every problem rather than the first."""
 
     def __init__(self, raw: dict[str, Any], problems: list[str], instance: Path) -> None:
@@ -119,7 +114,7 @@ class _ProfileReader(ValueChecks):
             elif key in _LANGUAGE_LISTS:
                 if self.language_list(key, value, allow_empty=True):
                     values[key] = [item.strip() for item in value]
-            elif key in _TAGLINE_TABLES:
+            elif key in TAGLINE_TABLES:
                 values[key] = self.taglines(key, value)
         for key in _URLS:
             if key in values:
@@ -139,45 +134,6 @@ class _ProfileReader(ValueChecks):
             values["translations"] = self.translations(self.raw["translations"], values)
         self.tagline_languages(values)
         return values
-
-    def language_list(self, key: str, value: object, allow_empty: bool) -> bool:
-        if not self.text_list(key, value, allow_empty=allow_empty):
-            return False
-        assert isinstance(value, list)  # text_list() said so
-        unknown = [tag for tag in value if not lang.is_known(tag.strip())]
-        if unknown:
-            self.problem(
-                f'{key}: {shown(unknown[0])} is not a language tag such as "es" or "pt-BR"'
-            )
-            return False
-        return True
-
-    def taglines(self, key: str, value: object) -> dict[str, str]:
-        if not isinstance(value, dict):
-            self.problem(f'{key} must be a [{key}] table: es = "ATENCIÓN: … {{phone}} …"')
-            return {}
-        lines = {}
-        for tag, text in value.items():
-            if not isinstance(text, str) or not text.strip():
-                self.problem(f"[{key}] {tag}: the tagline must be a text in quotes")
-            else:
-                lines[tag] = text.strip()
-        return lines
-
-    def tagline_languages(self, values: dict[str, Any]) -> None:
-        """Every tagline is for a language of the notice, and every language has a tagline."""
-        languages = values.get("assistance_languages", Practice().assistance_languages)
-        given = values.get("assistance_taglines", {})
-        for key in _TAGLINE_TABLES:
-            for tag in values.get(key, {}):
-                if tag not in languages:
-                    self.problem(f"[{key}] {tag}: {tag} is not one of assistance_languages")
-        missing = [tag for tag in languages if tag not in given and tag not in lang.TAGLINES]
-        if missing:
-            self.problem(
-                f"assistance_languages: the portal has no tagline in {', '.join(missing)}; "
-                "give the one your translator approved in [assistance_taglines]"
-            )
 
     def logo(self, values: dict[str, Any]) -> None:
         logo, alt = values.get("logo"), values.get("logo_alt")
@@ -236,46 +192,3 @@ class _ProfileReader(ValueChecks):
                 self.url(f"{where} url", item["url"])
             made.append(kind(**item))
         return made
-
-    def translations(self, value: object, values: dict[str, Any]) -> dict[str, dict[str, str]]:
-        """[translations.<tag>]: the profile's English text -> translation, over the default."""
-        merged = Practice().translations
-        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-            self.problem('translations must be tables, e.g. [translations.es] "Billing" = "…"')
-            return merged
-        tags = values.get("languages") or Practice().languages
-        words = Practice(**{k: v for k, v in values.items() if v is not None}).own_words()
-        for tag, table in value.items():
-            if tag not in tags[1:]:
-                self.problem(
-                    f"[translations.{tag}]: {tag!r} is not one of the languages {tags[1:]}"
-                )
-                continue
-            for english, translated in table.items():
-                if not isinstance(translated, str) or not translated.strip():
-                    self.problem(f"[translations.{tag}] {english!r} must be a text in quotes")
-                elif english not in words:
-                    self.problem(
-                        f"[translations.{tag}] {english!r} is none of the profile's own words "
-                        "(its name, specialties, topics, notice titles and texts, link labels)"
-                    )
-                else:
-                    merged.setdefault(tag, {})[english] = translated.strip()
-        return merged
-
-    def routing(self, value: object) -> dict[str, list[str]]:
-        if not isinstance(value, dict):
-            self.problem('routing must be a [routing] table: "Billing" = ["billing@example.org"]')
-            return {}
-        routes = {}
-        for topic, addresses in value.items():
-            if not isinstance(addresses, list) or not addresses:
-                self.problem(f"[routing] {topic!r} must be a list of email addresses")
-                continue
-            for address in addresses:
-                try:
-                    validate_email(str(address), check_deliverability=False)
-                except EmailNotValidError:
-                    self.problem(f"[routing] {topic!r}: {shown(address)} is not an email address")
-            routes[topic] = addresses
-        return routes

@@ -13,8 +13,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .. import languages as lang
+from . import presentation
 from .formatting import format_phone
-from .hours import DAY_NAMES, DAYS, OpeningHours
+from .hours import OpeningHours
+from .presentation import Tagline
 from .words import DEFAULT_TRANSLATIONS
 
 
@@ -44,26 +46,6 @@ def _default_notices() -> list[Notice]:
         Notice("internet-privacy", "Internet Privacy Policy"),
         Notice("billing-disclosure", "Billing Disclosure"),
     ]
-
-
-# Where a tagline says the practice's phone number.
-PHONE_SLOT = "{phone}"
-
-
-@dataclass(frozen=True)
-class Tagline:
-    """The language-assistance notice in one language: "{phone}" stands for the number."""
-
-    tag: str
-    name: str  # the language's own name
-    rtl: bool
-    text: str
-    short: str  # for the end of an email
-
-    @staticmethod
-    def split(text: str) -> list[str]:
-        """The text around each "{phone}", which a page or an email shows as the number."""
-        return text.split(PHONE_SLOT)
 
 
 @dataclass(frozen=True)
@@ -199,40 +181,8 @@ class Practice:
         return [self.name, f"{self.street},", f"{self.city}, {self.state} {self.postal_code}"]
 
     def schema_org(self, url: str) -> dict[str, Any]:
-        """The practice as schema.org MedicalClinic, for the home page's JSON-LD block."""
-        clinic: dict[str, Any] = {
-            "@context": "https://schema.org",
-            "@type": "MedicalClinic",
-            "name": self.name,
-            "url": url,
-            "telephone": self.phone,
-            "address": {
-                "@type": "PostalAddress",
-                "streetAddress": self.street,
-                "addressLocality": self.city,
-                "addressRegion": self.state,
-                "postalCode": self.postal_code,
-                "addressCountry": "US" if self.phone.startswith("+1") else None,
-            },
-        }
-        if clinic["address"]["addressCountry"] is None:
-            del clinic["address"]["addressCountry"]
-        if self.website_url:
-            clinic["sameAs"] = [self.website_url]
-        if isinstance(self.hours, OpeningHours):
-            clinic["openingHoursSpecification"] = [
-                {
-                    "@type": "OpeningHoursSpecification",
-                    "dayOfWeek": f"https://schema.org/{DAY_NAMES[index]}",
-                    "opens": opens.strftime("%H:%M"),
-                    "closes": closes.strftime("%H:%M"),
-                }
-                for index, day in enumerate(DAYS)
-                for opens, closes in self.hours.days.get(day, [])
-            ]
-        elif self.hours:
-            clinic["openingHours"] = self.hours  # free text: schema.org takes it as written
-        return clinic
+        """The home page's JSON-LD: the practice as a schema.org MedicalClinic."""
+        return presentation.schema_org(self, url)
 
     @property
     def preferred_languages(self) -> list[str]:
@@ -241,20 +191,8 @@ class Practice:
 
     @property
     def taglines(self) -> list[Tagline]:
-        """The language-assistance tagline in each of the notice's languages, the profile's
-        own text where it has one."""
-        return [
-            Tagline(
-                tag,
-                lang.own_name(tag),
-                lang.is_rtl(tag),
-                self.assistance_taglines.get(tag) or lang.TAGLINES.get(tag, ""),
-                self.assistance_short_taglines.get(tag)
-                or self.assistance_taglines.get(tag)
-                or lang.SHORT_TAGLINES.get(tag, ""),
-            )
-            for tag in self.assistance_languages
-        ]
+        """The notice's language-assistance taglines, in its languages, in order."""
+        return presentation.taglines(self)
 
     def notice(self, slug: str) -> Notice | None:
         """The legal notice with this slug, if the practice has one."""

@@ -30,14 +30,8 @@ from ..notifications import queue_submission_emails
 from ..practice import Practice
 from ..submissions import stored_fields
 from . import bp
-from .forms import (
-    AppointmentForm,
-    ContactForm,
-    EmailField,
-    PatientForm,
-    PhoneField,
-    new_form_token,
-)
+from .fields import EmailField, PhoneField
+from .forms import AppointmentForm, ContactForm, PatientForm, new_form_token
 
 log = logging.getLogger(__name__)
 
