@@ -542,3 +542,14 @@ def test_bytes_that_are_not_utf8_in_every_field_never_give_a_5xx(client, url, ra
     )
     response = client.post(url, data=body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "path", ["/request-an-appointment", "/contact-us", "/es/request-an-appointment"]
+)
+def test_a_head_request_of_a_form_page_is_answered_like_its_get(client, path):
+    # Link checkers and uptime monitors ask with HEAD; it stores nothing and is no bad request.
+    head, get = client.head(path), client.get(path)
+    assert head.status_code == get.status_code == 200
+    assert head.headers["Content-Type"] == get.headers["Content-Type"]
+    assert head.get_data() == b""

@@ -157,7 +157,7 @@ def notice(slug: str) -> Response | str:
 
 def _handle_form(kind: str) -> Response | tuple[str, int] | str:
     """Show, validate and store one of the patient forms."""
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (a link checker's or a monitor's)
         return _blank_form(kind)
     form_class, template = FORMS[kind]
     form: PatientForm = form_class(practice())
