@@ -28,6 +28,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response
 
+from .languages import own_name
 from .practice import OpeningHours, Practice
 from .practice.hours import us_clock
 
@@ -75,12 +76,6 @@ class Languages:
         self.tags = [language.tag for language in offered]
 
 
-def own_name(locale: Locale) -> str:
-    """The language's name in itself, capitalised as a menu item: "Español", "Português"."""
-    name = locale.get_language_name(locale) or str(locale)
-    return name[:1].upper() + name[1:]
-
-
 def build_languages(app: Flask, tags: Iterable[str]) -> Languages:
     """Every offered language, its offer line read from its own catalogue (once, at start)."""
     offered = []
@@ -95,7 +90,8 @@ def build_languages(app: Flask, tags: Iterable[str]) -> Languages:
                     tag=tag,
                     prefix="" if index == 0 else tag.lower(),
                     locale=locale,
-                    name=own_name(locale),
+                    # The switcher names each language once: "Português", not "(Brasil)".
+                    name=own_name(tag, region=False),
                     direction=locale.text_direction,
                     offer=offer,
                 )
