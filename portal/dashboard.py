@@ -40,6 +40,19 @@ class Week:
         """Requests of every form received that week."""
         return sum(self.requests.values())
 
+    @property
+    def label(self) -> str:
+        """How the charts and tables name the week: its Monday, "Nov 23"."""
+        return self.start.strftime("%b %-d")
+
+    @property
+    def hours(self) -> list[float | None]:
+        """The median and 80th-percentile response times in hours, one decimal; None: none."""
+        return [
+            None if seconds is None else round(seconds / 3600, 1)
+            for seconds in (self.median_seconds, self.p80_seconds)
+        ]
+
 
 def percentile(values: Sequence[float], share: float) -> float | None:
     """The nearest-rank percentile of sorted values: the least with ``share`` at or below it."""

@@ -133,10 +133,7 @@ def service_request(
     submission: Any, identifier: list[dict[str, str]], patient_url: str, practice: Practice
 ) -> dict[str, Any]:
     """The request for care in the chosen specialty, proposed by the patient."""
-    resource: dict[str, Any] = {
-        "resourceType": "ServiceRequest",
-        "identifier": identifier,
-        "status": "draft",
+    resource = _resource("ServiceRequest", identifier, "draft") | {
         "intent": "proposal",
         "subject": {"reference": patient_url},
         "authoredOn": _instant(submission.created_at),
@@ -161,10 +158,7 @@ def appointment(
     ]
     if submission.physician:
         participants.append({"actor": {"display": submission.physician}, "status": "needs-action"})
-    resource: dict[str, Any] = {
-        "resourceType": "Appointment",
-        "identifier": identifier,
-        "status": "proposed",
+    resource = _resource("Appointment", identifier, "proposed") | {
         "basedOn": [{"reference": request_url}],
         "created": _instant(submission.created_at),
         "participant": participants,
@@ -190,10 +184,7 @@ def communication(
     submission: Any, identifier: list[dict[str, str]], patient_url: str, practice: Practice
 ) -> dict[str, Any]:
     """The message the patient sent to the practice."""
-    resource: dict[str, Any] = {
-        "resourceType": "Communication",
-        "identifier": identifier,
-        "status": "completed",
+    resource = _resource("Communication", identifier, "completed") | {
         "subject": {"reference": patient_url},
         "sender": {"reference": patient_url},
         "recipient": [{"display": practice.name}],
@@ -203,6 +194,11 @@ def communication(
     if submission.topic:
         resource["topic"] = {"text": submission.topic}
     return resource
+
+
+def _resource(resource_type: str, identifier: list[dict[str, str]], status: str) -> dict[str, Any]:
+    """How the submission's request, appointment and message begin: type, identifier, status."""
+    return {"resourceType": resource_type, "identifier": identifier, "status": status}
 
 
 def _entry_url(base_url: str, reference: str, resource_type: str) -> str:

@@ -62,6 +62,11 @@ class NewTokenForm(FlaskForm):
     )
     expires_on = DateField("Expires on", validators=[Optional()])
 
+    def validate_name(self, field: StringField) -> None:
+        """Each token has a name of its own: the audit trail and the list tell them apart by it."""
+        if db.session.scalar(select(ApiToken.id).where(ApiToken.name == field.data)) is not None:
+            raise ValidationError("There is already a token with this name")
+
     def validate_expires_on(self, field: DateField) -> None:
         """An expiry, when given, is a day after today (practice time)."""
         if field.data is not None and field.data <= datetime.now(practice().zone).date():
@@ -87,20 +92,13 @@ def _page(form: NewTokenForm, new_token: str | None = None, status: int = 200) -
     ), status
 
 
-@bp.get("/api-tokens")
+@bp.route("/api-tokens", methods=["GET", "POST"])
 def api_tokens() -> tuple[str, int]:
-    return _page(NewTokenForm(formdata=None))
-
-
-@bp.post("/api-tokens")
-def create_api_token() -> tuple[str, int]:
+    """The tokens, and the form that creates one (a POST; Flask-WTF reads no data on a GET)."""
     form = NewTokenForm()
-    if not form.validate():
-        return _page(form, status=422)
+    if not form.validate_on_submit():
+        return _page(form, status=422 if form.is_submitted() else 200)
     name = form.name.data
-    if db.session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
-        form.name.errors = [*form.name.errors, "There is already a token with this name"]
-        return _page(form, status=422)
     secret = ApiToken.new_secret()
     chosen = form.scopes.data or []  # DataRequired: a list of at least one once validated
     scopes = [s for s in API_SCOPES if s in chosen]

@@ -17,48 +17,41 @@ def dashboard_page() -> str:
     practice = current_app.extensions["practice"]
     now = utcnow()
     target = float(current_app.config["RESPONSE_TARGET_HOURS"])
-    day = front_desk.today(db.session, practice, now, target)
     weeks = dashboard.weekly(db.session, practice, now)
-    labels = [week.start.strftime("%b %-d") for week in weeks]
-    requests_chart = charts.columns(
-        labels,
-        [
-            (f"series-{key}", str(kind.plural), [week.requests[key] for week in weeks])
-            for key, kind in KINDS.items()
-        ],
-        stacked=True,
-    )
-    hours = [
-        [None if s is None else round(s / 3600, 1) for s in (week.median_seconds, week.p80_seconds)]
-        for week in weeks
-    ]
-    response_chart = charts.columns(
-        labels,
-        [
-            ("series-median", "Median", [h[0] or 0 for h in hours]),
-            ("series-p80", "80th percentile", [h[1] or 0 for h in hours]),
-        ],
-        stacked=False,
-        unit=" h",
-    )
     parts = dashboard.breakdowns(db.session, practice, now)
     return render_template(
         "admin/dashboard.html",
-        day=day,
+        day=front_desk.today(db.session, practice, now, target),
         target=target,
         weeks=weeks,
-        week_labels=labels,
-        hours=hours,
-        requests_chart=requests_chart,
-        response_chart=response_chart,
         parts=parts,
-        part_charts={
-            name: charts.horizontal(rows)
-            for name, rows in (
-                ("specialty", parts.specialty),
-                ("topic", parts.topic),
-                ("language", parts.language),
-            )
-        },
+        chart=_charts(weeks, parts),
         kinds=KINDS,
     )
+
+
+def _charts(weeks: list[dashboard.Week], parts: dashboard.Breakdowns) -> dict[str, charts.Chart]:
+    """Each chart of the page by name: the two weekly ones, then one per breakdown."""
+    labels = [week.label for week in weeks]
+    return {
+        "requests": charts.columns(
+            labels,
+            [
+                (f"series-{key}", str(kind.plural), [week.requests[key] for week in weeks])
+                for key, kind in KINDS.items()
+            ],
+            stacked=True,
+        ),
+        "response": charts.columns(
+            labels,
+            [
+                ("series-median", "Median", [week.hours[0] or 0 for week in weeks]),
+                ("series-p80", "80th percentile", [week.hours[1] or 0 for week in weeks]),
+            ],
+            stacked=False,
+            unit=" h",
+        ),
+        "specialty": charts.horizontal(parts.specialty),
+        "topic": charts.horizontal(parts.topic),
+        "language": charts.horizontal(parts.language),
+    }

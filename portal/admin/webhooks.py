@@ -115,16 +115,12 @@ def _name(endpoint: WebhookEndpoint) -> str:
     return f"webhook {endpoint.id}"
 
 
-@bp.get("/webhooks")
+@bp.route("/webhooks", methods=["GET", "POST"])
 def webhooks_page() -> tuple[str, int]:
-    return _page(NewEndpointForm(formdata=None))
-
-
-@bp.post("/webhooks")
-def create_webhook() -> tuple[str, int]:
+    """The endpoints, and the form that adds one (a POST; Flask-WTF reads no data on a GET)."""
     form = NewEndpointForm()
-    if not form.validate():
-        return _page(form, status=422)
+    if not form.validate_on_submit():
+        return _page(form, status=422 if form.is_submitted() else 200)
     with staff_action(db.session, staff_actor(), "webhook.created") as action:
         endpoint, secret = webhooks.create_endpoint(
             db.session,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from .. import submissions as vocabulary
 from .contract import KINDS, NOTE_MAX_LENGTH, NOTE_PATTERN, REFERENCE_PATTERN
 
+STRING = {"type": "string"}
 NULLABLE_STRING = {"type": ["string", "null"]}
 PREFERRED_LANGUAGE = {
     **NULLABLE_STRING,
@@ -18,6 +19,31 @@ PREFERRED_LANGUAGE = {
 def _one_of(question: vocabulary.Field) -> dict[str, Any]:
     """A nullable answer that is one of the question's choices."""
     return {"type": ["string", "null"], "enum": [*(question.choices or {}), None]}
+
+
+def _object(
+    properties: dict[str, Any],
+    *,
+    description: str | None = None,
+    required: list[str] | None | Literal["all"] = "all",
+    closed: bool = True,
+) -> dict[str, Any]:
+    """An object schema: every property required unless said, no others allowed unless open."""
+    schema: dict[str, Any] = {"type": "object"}
+    if description is not None:
+        schema["description"] = description
+    if required is not None:
+        schema["required"] = list(properties) if required == "all" else required
+    schema["properties"] = properties
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _array(items: dict[str, Any], *, description: str | None = None) -> dict[str, Any]:
+    """An array schema whose items all follow one schema."""
+    schema = {"type": "array", "items": items}
+    return schema if description is None else schema | {"description": description}
 
 
 def schemas(statuses: list[str]) -> dict[str, Any]:
@@ -42,7 +68,7 @@ def schemas(statuses: list[str]) -> dict[str, Any]:
         "specialty": NULLABLE_STRING,
         "physician": {**NULLABLE_STRING, "description": "null: no preference"},
         "patient_type": _one_of(vocabulary.PATIENT_TYPE),
-        "preferred_days": {"type": "array", "items": {"type": "string"}},
+        "preferred_days": _array(STRING),
         "preferred_time": _one_of(vocabulary.PREFERRED_TIME),
         "insurance": NULLABLE_STRING,
         "referring_physician": NULLABLE_STRING,
@@ -54,77 +80,48 @@ def schemas(statuses: list[str]) -> dict[str, Any]:
         **dict.fromkeys(("topic", "message"), NULLABLE_STRING),
     }
     return {
-        "Problem": {
-            "type": "object",
-            "description": "RFC 9457 problem details.",
-            "required": ["type", "title", "status"],
-            "properties": {
-                "type": {"type": "string"},
-                "title": {"type": "string"},
+        "Problem": _object(
+            {
+                "type": STRING,
+                "title": STRING,
                 "status": {"type": "integer"},
-                "detail": {"type": "string"},
-                "instance": {"type": "string"},
-                "errors": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "parameter": {"type": "string"},
-                            "pointer": {"type": "string"},
-                            "detail": {"type": "string"},
-                        },
-                        "required": ["detail"],
-                    },
-                },
+                "detail": STRING,
+                "instance": STRING,
+                "errors": _array(
+                    _object(
+                        {"parameter": STRING, "pointer": STRING, "detail": STRING},
+                        required=["detail"],
+                        closed=False,
+                    )
+                ),
                 "current_status": {"type": "string", "enum": statuses},
             },
-        },
-        "SubmissionSummary": {
-            "type": "object",
-            "required": list(summary_properties),
-            "properties": summary_properties,
-            "additionalProperties": False,
-        },
-        "SubmissionPage": {
-            "type": "object",
-            "required": ["data", "next"],
-            "properties": {
-                "data": {
-                    "type": "array",
-                    "items": {"$ref": "#/components/schemas/SubmissionSummary"},
-                },
+            description="RFC 9457 problem details.",
+            required=["type", "title", "status"],
+            closed=False,
+        ),
+        "SubmissionSummary": _object(summary_properties),
+        "SubmissionPage": _object(
+            {
+                "data": _array({"$ref": "#/components/schemas/SubmissionSummary"}),
                 "next": {"type": ["string", "null"], "format": "uri"},
-            },
-            "additionalProperties": False,
-        },
-        "AppointmentFields": {
-            "type": "object",
-            "description": "An appointment request, keyed as on the patient's form.",
-            "required": list(appointment),
-            "properties": appointment,
-            "additionalProperties": False,
-        },
-        "ContactFields": {
-            "type": "object",
-            "description": "A message to the practice, keyed as on the patient's form.",
-            "required": list(contact),
-            "properties": contact,
-            "additionalProperties": False,
-        },
-        "Note": {
-            "type": "object",
-            "required": ["created_at", "author", "text"],
-            "properties": {
+            }
+        ),
+        "AppointmentFields": _object(
+            appointment, description="An appointment request, keyed as on the patient's form."
+        ),
+        "ContactFields": _object(
+            contact, description="A message to the practice, keyed as on the patient's form."
+        ),
+        "Note": _object(
+            {
                 "created_at": {"type": "string", "format": "date-time"},
-                "author": {"type": "string"},
-                "text": {"type": "string"},
-            },
-            "additionalProperties": False,
-        },
-        "Submission": {
-            "type": "object",
-            "required": [*summary_properties, "fields", "notes", "fhir_url"],
-            "properties": {
+                "author": STRING,
+                "text": STRING,
+            }
+        ),
+        "Submission": _object(
+            {
                 **summary_properties,
                 "fields": {
                     "anyOf": [
@@ -132,15 +129,12 @@ def schemas(statuses: list[str]) -> dict[str, Any]:
                         {"$ref": "#/components/schemas/ContactFields"},
                     ]
                 },
-                "notes": {"type": "array", "items": {"$ref": "#/components/schemas/Note"}},
+                "notes": _array({"$ref": "#/components/schemas/Note"}),
                 "fhir_url": {"type": "string", "format": "uri"},
-            },
-            "additionalProperties": False,
-        },
-        "SubmissionChanges": {
-            "type": "object",
-            "description": "A status, a note, or both; `if_status` makes the change conditional.",
-            "properties": {
+            }
+        ),
+        "SubmissionChanges": _object(
+            {
                 "status": {"type": "string", "enum": statuses},
                 "note": {
                     "type": "string",
@@ -150,46 +144,39 @@ def schemas(statuses: list[str]) -> dict[str, Any]:
                 },
                 "if_status": {"type": "string", "enum": statuses},
             },
-            "anyOf": [{"required": ["status"]}, {"required": ["note"]}],
-            "additionalProperties": False,
-        },
-        "UpdateResult": {
-            "type": "object",
-            "required": [*summary_properties, "changed"],
-            "properties": {
+            description="A status, a note, or both; `if_status` makes the change conditional.",
+            required=None,
+        )
+        | {"anyOf": [{"required": ["status"]}, {"required": ["note"]}]},
+        "UpdateResult": _object(
+            {
                 **summary_properties,
-                "changed": {
-                    "type": "array",
-                    "items": {"type": "string", "enum": ["status", "note"]},
-                    "description": "What changed: empty when the status already was the one given.",
-                },
-            },
-            "additionalProperties": False,
-        },
-        "FhirBundle": {
-            "type": "object",
-            "description": "A FHIR R4 Bundle (http://hl7.org/fhir/R4/bundle.html).",
-            "required": ["resourceType", "type", "entry"],
-            "properties": {
+                "changed": _array(
+                    {"type": "string", "enum": ["status", "note"]},
+                    description="What changed: empty when the status already was the one given.",
+                ),
+            }
+        ),
+        "FhirBundle": _object(
+            {
                 "resourceType": {"const": "Bundle"},
                 "type": {"const": "collection"},
                 "identifier": {"type": "object"},
-                "timestamp": {"type": "string"},
-                "entry": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["fullUrl", "resource"],
-                        "properties": {
-                            "fullUrl": {"type": "string"},
-                            "resource": {
-                                "type": "object",
-                                "required": ["resourceType"],
-                                "properties": {"resourceType": {"type": "string"}},
-                            },
+                "timestamp": STRING,
+                "entry": _array(
+                    _object(
+                        {
+                            "fullUrl": STRING,
+                            "resource": _object(
+                                {"resourceType": STRING}, required=["resourceType"], closed=False
+                            ),
                         },
-                    },
-                },
+                        closed=False,
+                    )
+                ),
             },
-        },
+            description="A FHIR R4 Bundle (http://hl7.org/fhir/R4/bundle.html).",
+            required=["resourceType", "type", "entry"],
+            closed=False,
+        ),
     }
