@@ -39,8 +39,12 @@ run: $(BIN)/.installed
 
 # Lint, format and types are checked before the tests, so CI (.ci/run calls `make test`) fails
 # on them. `make test PYTEST_ARGS='tests/test_x.py -q'` still passes its arguments to pytest.
+# The tests run in TEST_WORKERS processes (pytest-xdist), one more than the CPUs: half of the
+# suite's time is spent waiting (worker subprocesses, SMTP and HTTP servers, leases running out),
+# so a spare process keeps both CPUs busy. `make test TEST_WORKERS=0` runs them in one process.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: lint typecheck
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -106,6 +106,11 @@ def test_make_run_on_another_port_and_ctrl_c_stops_both_quietly(tmp_path: Path):
     env = portal_env(tmp_path)
     pid, fd = pty.fork()
     if pid == 0:  # the child: `make run` in a terminal of its own, as a person starts it
+        # A person's shell starts it with Ctrl-C's signals at their defaults. A test run started
+        # in the background (`pytest … &`) ignores SIGINT and SIGQUIT, and an ignored signal stays
+        # ignored through exec: make, the shell and both processes would never see the Ctrl-C.
+        for signum in (signal.SIGINT, signal.SIGQUIT):
+            signal.signal(signum, signal.SIG_DFL)
         os.chdir(ROOT)
         os.execvpe("make", ["make", "run", f"PORT={port}", f"VENV={BIN.parent}"], env)
     output = b""
