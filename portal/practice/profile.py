@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -165,9 +166,13 @@ class Practice:
         """The practice's time zone, in which every time is shown."""
         return ZoneInfo(self.timezone)
 
-    @property
+    @cached_property
     def phone_display(self) -> str:
-        """The phone number as people write it, e.g. (781) 209-5645."""
+        """The phone number as people write it, e.g. (781) 209-5645.
+
+        Kept once formatted: every page and email shows it, the acknowledgement once per
+        language tagline, and phonenumbers parses it anew each time (a sixth of a drained email).
+        """
         return format_phone(self.phone)
 
     @property
