@@ -130,7 +130,7 @@ def test_admins_find_the_page_in_the_staff_menu(admin):
 def test_api_tokens_page_by_its_labels_passes_axe(app, live_server, page):
     from playwright.sync_api import expect
 
-    from .browser import assert_accessible
+    from .browser import assert_accessible, screenshot
     from .test_admin_browser import sign_in_by_labels
 
     make_user(app, ADMIN, "admin")
@@ -147,6 +147,7 @@ def test_api_tokens_page_by_its_labels_passes_axe(app, live_server, page):
     secret = page.get_by_label("New API token").input_value()
     assert TOKEN.fullmatch(f'value="{secret}"')
     assert_accessible(page, "API tokens, new token shown")
+    screenshot(page, "admin-api-tokens-new")
     page.get_by_role("button", name="Revoke Mirth Connect").click()
     expect(page.get_by_text("The API token Mirth Connect is revoked.")).to_be_visible()
     assert_accessible(page, "API tokens, revoked")

@@ -356,6 +356,7 @@ def test_webhooks_page_passes_axe_from_creation_to_deliveries(settings, app, liv
     expect(deliveries).to_contain_text("webhook.test")
     expect(deliveries).to_contain_text("No answer")
     assert_accessible(page, "webhooks page with a delivery")
+    screenshot(page, "admin-webhooks-delivery")
     page.get_by_role("button", name="Rotate (endpoint 1)").click()
     expect(page.get_by_label("Signing secret")).to_be_visible()
     assert_accessible(page, "webhooks page, rotated")
