@@ -48,10 +48,11 @@ def _array(items: dict[str, Any], *, description: str | None = None) -> dict[str
 
 def schemas(statuses: list[str]) -> dict[str, Any]:
     """The component schemas, with the statuses a submission can have."""
+    status = {"type": "string", "enum": statuses}
     summary_properties = {
         "reference": {"type": "string", "pattern": REFERENCE_PATTERN},
         "kind": {"type": "string", "enum": list(KINDS)},
-        "status": {"type": "string", "enum": statuses},
+        "status": status,
         "received_at": {"type": "string", "format": "date-time"},
         "url": {"type": "string", "format": "uri"},
     }
@@ -94,7 +95,7 @@ def schemas(statuses: list[str]) -> dict[str, Any]:
                         closed=False,
                     )
                 ),
-                "current_status": {"type": "string", "enum": statuses},
+                "current_status": status,
             },
             description="RFC 9457 problem details.",
             required=["type", "title", "status"],
@@ -135,14 +136,14 @@ def schemas(statuses: list[str]) -> dict[str, Any]:
         ),
         "SubmissionChanges": _object(
             {
-                "status": {"type": "string", "enum": statuses},
+                "status": status,
                 "note": {
                     "type": "string",
                     "maxLength": NOTE_MAX_LENGTH,
                     "pattern": NOTE_PATTERN,
                     "description": "An internal note (staff only; the patient never sees it).",
                 },
-                "if_status": {"type": "string", "enum": statuses},
+                "if_status": status,
             },
             description="A status, a note, or both; `if_status` makes the change conditional.",
             required=None,
