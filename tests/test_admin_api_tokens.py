@@ -137,6 +137,7 @@ def test_api_tokens_page_by_its_labels_passes_axe(app, live_server, page):
     reference = add_submission(app)
     sign_in_by_labels(page, live_server)
     page.get_by_role("link", name="API tokens").click()
+    expect(page.get_by_role("heading", level=1, name="API tokens")).to_be_visible()
     assert_accessible(page, "API tokens, none yet")
     page.get_by_role("button", name="Create token").click()
     expect(page.get_by_role("link", name="Enter a name, such as the system")).to_be_visible()

@@ -89,6 +89,7 @@ def test_front_desk_task_from_sign_in_to_export_passes_axe(app, live_server, pag
 
     # Export the week's appointment requests (March 2 to 8, across the clock change) to CSV.
     page.get_by_role("link", name="Export").click()
+    expect(page.get_by_role("heading", level=1, name="Export submissions")).to_be_visible()
     assert_accessible(page, "export page")
     screenshot(page, "admin-export")
     page.get_by_label("Form", exact=True).select_option(label="Appointment requests")
@@ -110,6 +111,7 @@ def test_front_desk_task_from_sign_in_to_export_passes_axe(app, live_server, pag
 
     # Everything above is in the audit trail.
     page.get_by_role("link", name="Audit log").click()
+    expect(page.get_by_role("heading", level=1, name="Audit log")).to_be_visible()
     assert_accessible(page, "audit log")
     screenshot(page, "admin-audit")
     for action in (
@@ -125,13 +127,17 @@ def test_front_desk_task_from_sign_in_to_export_passes_axe(app, live_server, pag
     assert {"login.success", "submission.status", "note.added", "export"} <= actions
 
     page.get_by_role("link", name="Accounts").click()
+    expect(page.get_by_role("heading", level=1, name="Accounts")).to_be_visible()
     assert_accessible(page, "accounts")
     page.get_by_role("button", name="Add account").click()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
     assert_accessible(page, "accounts, errors")
     page.get_by_role("link", name="Your account").click()
+    expect(page.get_by_role("heading", level=1, name="Your account")).to_be_visible()
     assert_accessible(page, "your account")
     screenshot(page, "admin-account")
     page.get_by_role("link", name="Set up two-factor sign-in").click()
+    expect(page.get_by_role("heading", level=1, name="Set up two-factor sign-in")).to_be_visible()
     assert_accessible(page, "two-factor set-up")
 
     page.get_by_role("button", name="Sign out").click()
