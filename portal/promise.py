@@ -28,7 +28,7 @@ import time as clock
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import format_date, gettext
+from flask_babel import format_date, gettext, pgettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -130,7 +130,9 @@ def closed_now(practice: Practice, now: datetime) -> str | None:
     elif local.date() == today + timedelta(days=1):
         day = gettext("tomorrow")
     elif local.date() < today + timedelta(days=7):
-        day = format_date(local.date(), "EEEE")  # the weekday in the patient's language
+        # The weekday in the patient's language, with what the sentence needs before it
+        # (Spanish: "el lunes"; English and Portuguese: the weekday alone).
+        day = pgettext("a weekday", "%(weekday)s", weekday=format_date(local.date(), "EEEE"))
     else:  # past a week of closed days and holidays, the weekday alone would mislead
         day = gettext("on %(date)s", date=format_date(local.date(), "MMMM d"))
     return gettext(

@@ -137,6 +137,21 @@ def test_the_closed_now_line_says_when_the_office_opens_next(
         assert promise.closed_now(Practice(hours=HOURS), now) == line
 
 
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        ("/es/", "Ahora estamos cerrados. Volvemos a abrir el lunes a las 7:00."),
+        ("/pt-br/", "Estamos fechados agora. Abrimos novamente segunda-feira às 07:00."),
+    ],
+)
+def test_the_closed_now_line_reads_as_a_sentence_in_each_language(
+    app: Flask, path: str, line: str
+) -> None:
+    # Friday evening: the weekday the office opens again, with the article Spanish needs.
+    with app.test_request_context(path):
+        assert promise.closed_now(Practice(hours=HOURS), at(20, 17)) == line
+
+
 def test_free_text_hours_say_nothing_about_being_closed(app: Flask) -> None:
     with app.test_request_context():
         assert promise.closed_now(Practice(hours="Monday to Friday"), at(21, 3)) is None
