@@ -33,12 +33,17 @@ ENGLISH = "en"
 OTHER = "other"
 
 # Other languages common among the practice's patients, for the preferred-language question:
-# the rest of Massachusetts' fifteen, and Cape Verdean Creole, which the census counts with
-# Portuguese though a Portuguese interpreter does not serve its speakers.
+# the rest of Massachusetts' fifteen; Cape Verdean Creole, which the census counts with
+# Portuguese though a Portuguese interpreter does not serve its speakers; and American Sign
+# Language, whose interpreter a Deaf patient is owed under the ADA as much as a spoken one.
 OTHER_LANGUAGES = [
     *("zh", "ht", "vi", "kea", "ru", "ar", "km"),
-    *("fr", "it", "ko", "el", "pl", "hi", "gu"),
+    *("fr", "it", "ko", "el", "pl", "hi", "gu", "ase"),
 ]
+# Sign languages, which CLDR has no locale for: the tag, its name in English, and the written
+# language that name is in (a sign language has no written form of its own; its users in the
+# United States read English), so a screen reader says the option in that language's voice.
+SIGN_LANGUAGES: dict[str, tuple[str, str]] = {"ase": ("American Sign Language", ENGLISH)}
 ASSISTANCE_LANGUAGES = [
     "es",
     "pt",
@@ -175,13 +180,21 @@ def cldr(tag: str) -> Locale | None:
 
 
 def is_known(tag: str) -> bool:
-    """True for a language tag whose names and direction CLDR knows."""
-    return cldr(tag) is not None
+    """True for a language tag whose names and direction CLDR knows, or a sign language's."""
+    return tag in SIGN_LANGUAGES or cldr(tag) is not None
+
+
+def written_in(tag: str) -> str:
+    """The language a language's own name is written in: itself, or a sign language's English."""
+    sign = SIGN_LANGUAGES.get(tag)
+    return sign[1] if sign else tag
 
 
 @lru_cache(maxsize=512)
 def english_name(tag: str) -> str:
     """The language's name for staff, in English: "Portuguese (Brazil)"; unknown tags as given."""
+    if tag in SIGN_LANGUAGES:
+        return SIGN_LANGUAGES[tag][0]
     locale = cldr(tag)
     name = locale.get_display_name(ENGLISH) if locale else None
     return name or tag
@@ -193,8 +206,10 @@ def own_name(tag: str, region: bool = True) -> str:
 
     ``region=False`` leaves out the country ("Português" for pt-BR), for a list where only one
     form of the language appears. Kept, as CLDR's names do not change: every POST of a form
-    builds its preferred-language options (17 names, a thirtieth of the POST).
+    builds its preferred-language options (18 names, a thirtieth of the POST).
     """
+    if tag in SIGN_LANGUAGES:
+        return SIGN_LANGUAGES[tag][0]
     locale = cldr(tag)
     if locale is None:
         return tag

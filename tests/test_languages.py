@@ -75,6 +75,9 @@ def test_preferred_language_lists_each_language_in_its_own_name_and_language(cli
     assert named["pt-BR"][1] == "Português" and 'lang="pt-BR"' in named["pt-BR"][0]
     assert named["zh"][1] == "中文" and named["ht"][1] == "Kreyòl Ayisyen"
     assert 'dir="rtl"' in named["ar"][0] and 'dir="rtl"' not in named["es"][0]
+    # American Sign Language, whose name is written in English, so marked as English.
+    assert list(named)[-2] == "ase" and named["ase"][1] == "American Sign Language"
+    assert 'lang="en"' in named["ase"][0]
     # The last option is for any other language, in the page's language and with no lang.
     assert list(named)[-1] == "other" and named["other"][1] == "Other language"
     assert "lang=" not in named["other"][0]
@@ -264,6 +267,27 @@ def test_minimal_notification_says_the_language_and_the_interpreter(app, post_ap
     assert "no patient details" in text  # still the minimal email
 
 
+def test_a_deaf_patients_sign_language_interpreter_reaches_every_staff_view(
+    app, admin, post_appointment
+):
+    app.config.update(FRONT_DESK_EMAILS=["desk@practice.example"], NOTIFY_INCLUDE_DETAILS=False)
+    assert post_appointment(preferred_language="ase", interpreter="yes").status_code == 303
+    text, _ = notification_text(app)
+    assert "Language: American Sign Language · Interpreter requested" in text
+    reference = stored(app).reference
+    page = admin.get(f"/admin/submissions/{reference}").get_data(as_text=True)
+    assert re.search(r"<dt>Preferred language</dt>\s*<dd><bdi>American Sign Language</bdi>", page)
+    inbox = admin.get("/admin/?language=ase").get_data(as_text=True)
+    assert reference in inbox and 'title="American Sign Language"' in inbox
+    rows = list(
+        csv.DictReader(io.StringIO(admin.get("/admin/export.csv").get_data().decode("utf-8-sig")))
+    )
+    assert rows[0]["Preferred language"] == "American Sign Language"
+    bundle = fhir.bundle(as_submission(preferred_language="ase"), BASE, Practice())
+    patient = validate_bundle(bundle, BASE, "APT-ABCDEFGH")["Patient"]
+    assert patient["communication"][0]["language"]["coding"][0]["code"] == "ase"
+
+
 def test_notification_without_an_interpreter_says_only_the_language(app, post_contact):
     app.config.update(FRONT_DESK_EMAILS=["desk@practice.example"])
     assert post_contact(preferred_language="pt-BR").status_code == 303
@@ -337,6 +361,8 @@ def test_a_practice_replaces_a_tagline_with_its_translators_text(tmp_path, make_
         ('languages = ["en", "klingon"]', "['klingon'] are not language tags"),
         ("languages = []", "languages must be a list of language tags"),
         ('other_languages = ["klingon"]', '"klingon" is not a language tag'),
+        # A sign language can be asked for, but no page is written in it.
+        ('languages = ["en", "ase"]', "['ase'] are not language tags"),
         ('assistance_languages = ["es", "so"]', "the portal has no tagline in so"),
         ('[assistance_taglines]\nde = "Achtung {phone}"', "de is not one of assistance_languages"),
         ('[assistance_taglines]\nes = ""', "[assistance_taglines] es: the tagline must be a text"),

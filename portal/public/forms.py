@@ -125,7 +125,10 @@ def language_options(practice: Practice) -> list[SelectChoice]:
     for tag, base in zip(tags, bases, strict=True):
         # "Português", not "Português (Brasil)", unless another Portuguese is listed too.
         name = languages.own_name(tag, region=bases.count(base) > 1)
-        attributes = {"lang": tag, **({"dir": "rtl"} if languages.is_rtl(tag) else {})}
+        attributes = {
+            "lang": languages.written_in(tag),
+            **({"dir": "rtl"} if languages.is_rtl(tag) else {}),
+        }
         options.append(SelectChoice(tag, name, render_kw=attributes))
     return [*options, SelectChoice(languages.OTHER, schema.OTHER_LANGUAGE)]
 
