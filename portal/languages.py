@@ -33,11 +33,12 @@ ENGLISH = "en"
 OTHER = "other"
 
 # Other languages common among the practice's patients, for the preferred-language question:
-# the rest of Massachusetts' fifteen; Cape Verdean Creole, which the census counts with
-# Portuguese though a Portuguese interpreter does not serve its speakers; and American Sign
+# the rest of Massachusetts' fifteen; Cantonese beside Chinese, as the census counts both as
+# "Chinese" though each needs its own interpreter; Cape Verdean Creole, which the census counts
+# with Portuguese though a Portuguese interpreter does not serve its speakers; and American Sign
 # Language, whose interpreter a Deaf patient is owed under the ADA as much as a spoken one.
 OTHER_LANGUAGES = [
-    *("zh", "ht", "vi", "kea", "ru", "ar", "km"),
+    *("zh", "yue", "ht", "vi", "kea", "ru", "ar", "km"),
     *("fr", "it", "ko", "el", "pl", "hi", "gu", "ase"),
 ]
 # Sign languages, which CLDR has no locale for: the tag, its name in English, and the written
@@ -206,7 +207,7 @@ def own_name(tag: str, region: bool = True) -> str:
 
     ``region=False`` leaves out the country ("Português" for pt-BR), for a list where only one
     form of the language appears. Kept, as CLDR's names do not change: every POST of a form
-    builds its preferred-language options (18 names, a thirtieth of the POST).
+    builds its preferred-language options (19 names, a thirtieth of the POST).
     """
     if tag in SIGN_LANGUAGES:
         return SIGN_LANGUAGES[tag][0]

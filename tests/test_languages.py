@@ -74,6 +74,8 @@ def test_preferred_language_lists_each_language_in_its_own_name_and_language(cli
     assert named["es"][1] == "Español" and 'lang="es"' in named["es"][0]
     assert named["pt-BR"][1] == "Português" and 'lang="pt-BR"' in named["pt-BR"][0]
     assert named["zh"][1] == "中文" and named["ht"][1] == "Kreyòl Ayisyen"
+    # Cantonese beside Chinese: each needs its own interpreter.
+    assert named["yue"][1] == "粵語" and 'lang="yue"' in named["yue"][0]
     assert 'dir="rtl"' in named["ar"][0] and 'dir="rtl"' not in named["es"][0]
     # American Sign Language, whose name is written in English, so marked as English.
     assert list(named)[-2] == "ase" and named["ase"][1] == "American Sign Language"
