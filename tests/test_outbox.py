@@ -27,6 +27,7 @@ from sqlalchemy import select
 from portal import outbox
 from portal.extensions import db, mail
 from portal.models import DeliveryState, OutboxMessage, Submission, utcnow
+from portal.outbox.ledger import Ledger
 
 from .helpers import VALID_APPOINTMENT, VALID_CONTACT, form_tokens
 from .smtp import PLAIN_SMTP, PLAIN_SMTP_ENV, SMTPServer, StallingServer, free_port
@@ -634,7 +635,9 @@ def test_live_claim_is_not_taken_and_a_lost_one_is_not_recorded(settings, smtp_s
         second = outbox.Worker(name="second")
         assert second.deliver_batch() == 1
         # The first worker wakes up: its outcome is not written over the second's.
-        first._record_failure(claimed, outbox.classify(TimeoutError("timed out")))
+        late = Ledger(first.name, first.policy, first.state, first.lease)
+        late.failed(claimed, outbox.classify(TimeoutError("timed out")))
+        late.close()
     [row] = messages(app)
     assert (row.status, row.attempts, row.lease_owner) == ("sent", 1, None)
     assert [r.message_id for r in smtp_server.wait_for(1)] == [claimed.message_id]

@@ -139,11 +139,6 @@ class WebhookEndpoint(Model):
     # Why a disabled endpoint is off, e.g. "410 Gone from the receiver" (shown to admins).
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
 
-    @property
-    def event_set(self) -> frozenset[str]:
-        """The events this endpoint receives."""
-        return frozenset(self.events.split())
-
     def __repr__(self) -> str:
         return f"<WebhookEndpoint {self.id}>"
 

@@ -34,7 +34,7 @@ from . import trouble, webhook
 from .batch import deliver
 from .lease import LeaseKeeper
 from .ledger import Ledger
-from .policy import RetryPolicy, Verdict
+from .policy import RetryPolicy
 from .queue import PENDING
 from .state import DeliveryStateStore
 from .transport import transport_for_app
@@ -205,9 +205,3 @@ class Worker:
         )
         db.session.rollback()
         return bool(due)
-
-    def _record_failure(self, row: Claimed, verdict: Verdict) -> None:
-        """Record one failed attempt on its own (for a caller outside a batch)."""
-        ledger = Ledger(self.name, self.policy, self.state, self.lease)
-        ledger.failed(row, verdict)
-        ledger.close()

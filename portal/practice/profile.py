@@ -124,41 +124,33 @@ class Practice:
         return words
 
     @property
-    def hours_in_words(self) -> list[str]:
-        """The opening hours as lines of text (free text is one line); empty when unknown."""
-        if isinstance(self.hours, OpeningHours):
-            return self.hours.in_words()
-        return [self.hours] if self.hours else []
+    def opening_hours(self) -> OpeningHours | None:
+        """The structured opening hours, when the profile has them (not free text)."""
+        return self.hours if isinstance(self.hours, OpeningHours) else None
 
     @property
     def upcoming_holidays(self) -> list[date]:
         """The next holidays on which the practice is closed, from today in its time zone."""
-        if not isinstance(self.hours, OpeningHours):
-            return []
-        return self.hours.upcoming_holidays(datetime.now(self.zone).date())
-
-    @property
-    def opening_hours(self) -> OpeningHours | None:
-        """The structured opening hours, when the profile has them."""
-        return self.hours if isinstance(self.hours, OpeningHours) else None
+        hours = self.opening_hours
+        return hours.upcoming_holidays(datetime.now(self.zone).date()) if hours else []
 
     @property
     def business_day_seconds(self) -> float:
         """One business day: the usual open day; 24 hours when business time is elapsed time."""
-        usual = self.hours.usual_day_seconds() if isinstance(self.hours, OpeningHours) else None
+        usual = self.opening_hours.usual_day_seconds() if self.opening_hours else None
         return usual or 24 * 3600.0
 
     def business_seconds(self, start: datetime, end: datetime) -> float:
         """Open time between two instants; without structured hours, the time that passed."""
-        if isinstance(self.hours, OpeningHours):
-            return self.hours.business_seconds(start, end, self.zone)
+        if self.opening_hours:
+            return self.opening_hours.business_seconds(start, end, self.zone)
         return max((end - start).total_seconds(), 0.0)
 
     def business_start(self, end: datetime, seconds: float) -> datetime | None:
         """The instant before which a request has waited more than ``seconds`` of business time
         at ``end`` (see OpeningHours.business_start; elapsed time without structured hours)."""
-        if isinstance(self.hours, OpeningHours):
-            return self.hours.business_start(end, seconds, self.zone)
+        if self.opening_hours:
+            return self.opening_hours.business_start(end, seconds, self.zone)
         return end - timedelta(seconds=seconds)
 
     @property
