@@ -1,6 +1,6 @@
 """The shape the code keeps so that a newcomer can walk into it: small modules, small classes.
 
-docs/architecture.md promises both limits; a module or class that outgrows them is split by
+docs/architecture.md states both limits; a module or class that outgrows them is split by
 concern, not trimmed to fit.
 """
 
