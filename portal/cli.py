@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from . import digest, exports, outbox, storage
 from .extensions import db
 from .models import STATUSES, User, utcnow
-from .outbox import trouble
+from .outbox import alert, trouble
 from .services import delivery, retention
 from .services import exports as export_service
 from .services.actions import Actor
@@ -111,7 +111,7 @@ def outbox_status() -> None:
         return
     since = f" since {_utc(state.since)}" if state.since else ""
     click.echo(f"delivery: TROUBLE{since} ({', '.join(state.reasons)})")
-    click.echo(f"  {trouble.describe(state)}.")
+    click.echo(f"  {alert.describe(state)}.")
     if state.server_answer:
         click.echo(f"  the mail server said: {state.server_answer}")
     if "notification_failed" in state.reasons:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal import outbox
+from portal import outbox, webhooks
 from portal.extensions import db
+from portal.outbox.webhook import WEBHOOK
 
 from .admin_helpers import ADMIN, PASSWORD, STAFF, add_submission, audit_events, make_user
 from .browser import assert_accessible, assert_fits, screenshot
@@ -189,6 +190,52 @@ def test_staff_pages_by_keyboard_and_at_phone_width(app, live_server, page: Page
         assert_fits(page, 375)
         assert_fits(page, 320)
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_webhook_trouble_banner_names_webhooks_not_email_and_passes_axe(
+    app, live_server, page: Page
+):
+    make_user(app, ADMIN, "admin")
+    reference = add_submission(app)
+    with app.app_context():
+        endpoint, _ = webhooks.create_endpoint(
+            db.session, "https://ehr.practice.example/hooks", ["submission.created"], False
+        )
+        db.session.flush()
+        for status, attempts, answer in (
+            ("retrying", 5, "HTTP503: 503 Service Unavailable"),
+            ("failed", 3, "HTTP401: 401 Unauthorized"),
+        ):
+            message = outbox.queue(
+                db.session,
+                recipient=endpoint.url,
+                subject="submission.created",
+                template="submission.created",
+                context={},
+                reference=reference,
+                channel=WEBHOOK,
+                webhook_endpoint_id=endpoint.id,
+            )
+            message.status, message.attempts, message.last_error = status, attempts, answer
+        db.session.commit()
+
+    sign_in_by_labels(page, live_server)
+    banner = page.get_by_role(
+        "region", name="Webhook events are not reaching the practice's systems"
+    )
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text(
+        "1 webhook event to the practice's systems could not be delivered."
+    )
+    expect(banner).to_contain_text(
+        "1 webhook event failed 5 or more attempts in a row and is still being retried."
+    )
+    expect(banner).to_contain_text("The last answer from the practice's systems: 401 Unauthorized.")
+    expect(banner).not_to_contain_text("email")
+    assert_accessible(page, "inbox with the webhook trouble banner")
+    screenshot(page, "admin-inbox-webhook-trouble")
+    banner.get_by_role("link", name="Webhooks").click()
+    expect(page.get_by_role("heading", level=1, name="Webhooks")).to_be_visible()
 
 
 def test_delivery_trouble_banner_and_outbox_page_pass_axe(app, live_server, page: Page):

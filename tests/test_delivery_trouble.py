@@ -19,7 +19,7 @@ from sqlalchemy import Update, select, update
 from portal import logs, outbox
 from portal.extensions import db
 from portal.models import DeliveryState, OutboxMessage
-from portal.outbox import trouble
+from portal.outbox import alert, trouble
 
 from .admin_helpers import ADMIN, STAFF, audit_events, csrf_token, make_user, sign_in
 from .smtp import SMTPServer, StallingServer
@@ -251,7 +251,7 @@ def test_worker_loop_checks_for_trouble_at_most_every_few_seconds(app, monkeypat
 def test_webhook_is_retried_until_it_answers(webhook: Receiver, app):
     webhook.answers = [500, 503]
     payload = {"text": "t", "event": trouble.START, "reason": "outbox_stuck", "since": "s"}
-    assert trouble.post_alert(webhook.url, payload, budget=10.0) is True
+    assert alert.post_alert(webhook.url, payload, budget=10.0) is True
     assert [p["status"] for p in webhook.posts] == [500, 503, 200]
 
 
@@ -260,7 +260,7 @@ def test_webhook_never_blocks_longer_than_mail_timeout(app):
     try:
         started = time.monotonic()
         payload = {"text": "t", "event": trouble.START, "reason": "outbox_stuck", "since": "s"}
-        assert trouble.post_alert(f"http://127.0.0.1:{silent.port}/", payload, 1.0) is False
+        assert alert.post_alert(f"http://127.0.0.1:{silent.port}/", payload, 1.0) is False
         assert time.monotonic() - started < 2.0
     finally:
         silent.stop()

@@ -4,6 +4,7 @@ every signature checked with the `standardwebhooks` package, on SQLite and Postg
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -246,6 +247,90 @@ def test_410_disables_the_endpoint_audited_and_raises_the_alarm(
     post(client, "/admin/webhooks/enable", {"endpoint": endpoint_id}, "/admin/webhooks")
     with app.app_context():
         assert "webhook_gone" not in trouble.evaluate(db.session).reasons
+
+
+def test_a_receiver_that_keeps_failing_raises_webhook_trouble_not_email_trouble(
+    private_hooks, app, client, receiver, post_appointment, caplog
+):
+    add_endpoint(app, receiver.url, ("submission.created",))
+    receiver.answers = [(503, {})] * 5
+    post_appointment()
+    for _ in range(5):  # DELIVERY_ALARM_AFTER: the emails go out, the event is refused each time
+        deliver(app)
+        make_due(app)
+    (row,) = webhook_rows(app)
+    assert (row.status, row.attempts) == ("retrying", 5)
+    with app.app_context():
+        state = trouble.evaluate(db.session)
+        assert state.reasons == ("webhooks_failing",) and state.failing_webhooks == 1
+        assert state.consecutive_failures == 0 and state.server_answer is None
+        assert state.webhook_answer == "503 Service Unavailable"
+        caplog.set_level(logging.ERROR, logger=trouble.__name__)
+        assert trouble.check() == trouble.START
+    (line,) = [r.getMessage() for r in caplog.records if r.name == trouble.__name__]
+    assert "Webhook delivery trouble at" in line and "(the receiver answered HTTP 503)" in line
+    assert "1 webhook event failed 5 or more attempts in a row" in line
+    assert "mail server" not in line and "send email" not in line
+    assert client.get("/healthz/delivery").get_json()["reason"] == "webhooks_failing"
+    make_user(app, ADMIN, "admin")
+    sign_in(client, ADMIN)
+    banner = client.get("/admin/").get_data(as_text=True)
+    assert "Webhook events are not reaching the practice's systems" in banner
+    assert "1 webhook event failed 5 or more attempts in a row and is still being retried" in banner
+    answer = '<q class="trouble-banner__answer">503 Service Unavailable</q>'
+    assert f"The last answer from the practice's systems: {answer}" in banner
+    assert "Email is not reaching" not in banner and "attempts to send email" not in banner
+    # The receiver is back: the event goes out and the trouble ends, said as webhook trouble.
+    make_due(app)
+    deliver(app)
+    (row,) = webhook_rows(app)
+    assert row.status == "sent"
+    with app.app_context():
+        assert trouble.check() == trouble.END
+    assert "Webhook delivery is back to normal" in caplog.records[-1].getMessage()
+
+
+def test_a_webhook_that_failed_for_good_is_trouble_until_an_admin_deals_with_it(
+    private_hooks, app, client, receiver, post_appointment
+):
+    add_endpoint(app, receiver.url, ("submission.created",))
+    receiver.answers = [(401, {})] * 3  # e.g. the receiver checks an old secret
+    post_appointment()
+    for _ in range(3):  # WEBHOOK_4XX_ATTEMPTS
+        deliver(app)
+        make_due(app)
+    (row,) = webhook_rows(app)
+    assert row.status == "failed"
+    with app.app_context():
+        state = trouble.evaluate(db.session)
+    assert state.reasons == ("webhooks_failing",)
+    assert (state.failed_webhooks, state.failing_webhooks) == (1, 0)
+    assert state.webhook_answer == "401 Unauthorized"
+    make_user(app, ADMIN, "admin")
+    sign_in(client, ADMIN)
+    banner = client.get("/admin/").get_data(as_text=True)
+    assert "1 webhook event to the practice's systems could not be delivered." in banner
+    post(client, "/admin/outbox/handled", {"message": row.id}, "/admin/outbox")
+    with app.app_context():
+        assert trouble.evaluate(db.session).reasons == ()
+
+
+def test_a_webhook_waiting_long_is_not_reported_as_email_waiting(
+    private_hooks, app, receiver, post_appointment
+):
+    add_endpoint(app, receiver.url, ("submission.created",))
+    receiver.answers = [(429, {"Retry-After": "7200"})]
+    post_appointment()
+    deliver(app)
+    (row,) = webhook_rows(app)
+    assert row.status == "retrying"  # the receiver asked for two hours; the emails went out
+    with app.app_context():
+        db.session.execute(
+            sa.update(OutboxMessage).values(queued_at=utcnow() - timedelta(minutes=30))
+        )
+        db.session.commit()
+        state = trouble.evaluate(db.session)
+        assert state.reasons == () and state.oldest_pending_at is None
 
 
 def test_endpoint_resolving_to_loopback_is_refused_at_creation_and_at_delivery(

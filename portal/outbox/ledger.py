@@ -127,12 +127,13 @@ class Ledger:
                 .values(lease_owner=None, lease_expires_at=None)
                 .execution_options(synchronize_session=False)
             )
+        # The shared streak and backoff are the mail server's: a webhook's answers neither
+        # add to nor end them (trouble.py reads a failing receiver from its own events).
+        email_failures = [verdict for row, verdict in self.pending if row.channel != WEBHOOK]
         outcomes: list[Verdict | None] = [None] if self.unrecorded_success else []
-        outcomes += [verdict for _, verdict in self.pending]
-        # Only an accepted email ends the mail server's failure streak and backoff; a webhook's
-        # failures still count towards the alarm (a 410 raises it at once).
+        outcomes += email_failures
         email_sent = sent is not None and sent.channel != WEBHOOK
-        skip_state = email_sent and not self.pending and self.state_clean
+        skip_state = email_sent and not email_failures and self.state_clean
         if email_sent:
             outcomes.append(None)
         if not skip_state:

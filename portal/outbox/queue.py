@@ -20,6 +20,8 @@ from ..models import OutboxMessage, utcnow
 
 STATUSES = ("queued", "retrying", "sent", "failed")
 PENDING = ("queued", "retrying")
+# The channel of an email (a webhook event's is webhook.WEBHOOK).
+EMAIL = "email"
 # How much of last_error is kept: enough for the SMTP answer, not a whole traceback.
 ERROR_LIMIT = 1000
 
@@ -33,7 +35,7 @@ def queue(
     context: dict[str, Any],
     reply_to: str | None = None,
     reference: str | None = None,
-    channel: str = "email",
+    channel: str = EMAIL,
     webhook_endpoint_id: int | None = None,
     message_id: str | None = None,
 ) -> OutboxMessage:
@@ -103,8 +105,9 @@ def status_counts(session: SessionLike) -> dict[str, int]:
     return counts
 
 
-def oldest_pending(session: SessionLike) -> datetime | None:
-    """When the oldest message not yet sent or failed was queued, if there is one."""
-    return session.scalar(
-        select(func.min(OutboxMessage.queued_at)).where(OutboxMessage.status.in_(PENDING))
-    )
+def oldest_pending(session: SessionLike, channel: str | None = None) -> datetime | None:
+    """When the oldest message not yet sent or failed (of one channel if given) was queued."""
+    oldest = select(func.min(OutboxMessage.queued_at)).where(OutboxMessage.status.in_(PENDING))
+    if channel is not None:
+        oldest = oldest.where(OutboxMessage.channel == channel)
+    return session.scalar(oldest)

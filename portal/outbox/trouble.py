@@ -1,61 +1,50 @@
 """Delivery trouble: is email reaching the front desk, and who raises the alarm when it is not.
 
 "Trouble" holds while any of these does: a front-desk notification failed for good and nobody
-dealt with it (retried it, or marked it handled); the oldest pending message is older than
-``HEALTH_OUTBOX_MAX_AGE``; the last ``DELIVERY_ALARM_AFTER`` attempts in a row all failed.
+dealt with it (retried it, or marked it handled); the oldest pending email is older than
+``HEALTH_OUTBOX_MAX_AGE``; the last ``DELIVERY_ALARM_AFTER`` attempts to send email in a row all
+failed. Webhooks to the practice's own systems raise the same alarm under their own reasons: an
+event still retried after ``DELIVERY_ALARM_AFTER`` attempts or failed for good and not dealt
+with, or an endpoint disabled by a 410 (a receiver that is down is never reported as email).
 
 ``evaluate()`` only reads, and is what pages, ``/healthz`` and ``outbox status`` show.
 ``check()`` also records a start or an end in the shared ``delivery_state`` row with a
 conditional UPDATE, so that among any number of workers and web hosts exactly one process logs
 the transition (one ERROR line, event ``delivery.trouble.start`` / ``delivery.trouble.end``) and
-posts it to ``ALERT_WEBHOOK_URL``. Nothing here carries an address or anything a patient typed.
+posts it to ``ALERT_WEBHOOK_URL`` (``alert.py``). Nothing here carries an address or anything a
+patient typed.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, func, insert, select, update
+from sqlalchemy import CursorResult, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..extensions import SessionLike, db
 from ..models import DeliveryState, OutboxMessage, WebhookEndpoint, utcnow
-from .queue import oldest_pending
+from .alert import END, REASONS, START, about_webhooks_only, announce
+from .queue import EMAIL, PENDING, oldest_pending
+from .webhook import GONE, WEBHOOK
 
 log = logging.getLogger(__name__)
 
-START = "delivery.trouble.start"
-END = "delivery.trouble.end"
 STATE_ID = 1
 NOTIFICATION = "email/notification"
-# What a webhook endpoint's disabled_reason says after its receiver answered 410 Gone.
-GONE = "The receiver answered 410 Gone"
-# Most urgent first: the first reason that holds is "the" reason of the trouble.
-REASONS = {
-    "mail_auth": "the mail server refused the portal's user name or password",
-    "mail_tls": "the mail server's certificate could not be verified",
-    "notification_failed": "front-desk notifications could not be delivered",
-    "attempts_failing": "every recent attempt to send email failed",
-    "outbox_stuck": "emails have been waiting too long to be sent",
-    "webhook_gone": "a webhook receiver answered 410 Gone, so its endpoint was disabled",
-}
 # The worker's loop may call maybe_check() after every batch; it really checks this often.
 CHECK_INTERVAL = 5.0
-# Webhook tries per transition, all within MAIL_TIMEOUT seconds together.
-ALERT_TRIES = 3
-# "SMTPRecipientsRefused: 550 5.1.1 ..." -> the kind of error is for logs, the rest for people.
-ERROR_KIND = re.compile(r"^[A-Z][A-Za-z0-9_.]*(?:Error|Exception|Refused|Disconnected|Timeout):\s*")
-SMTP_CODE = re.compile(r"\b([245]\d\d)(?:[ -]([245]\.\d{1,3}\.\d{1,3}))?\b")
+# "SMTPRecipientsRefused: 550 5.1.1 ..." or "HTTP503: 503 Service Unavailable" -> the kind of
+# error is for logs, the rest for people.
+ERROR_KIND = re.compile(
+    r"^(?:[A-Z][A-Za-z0-9_.]*(?:Error|Exception|Refused|Disconnected|Timeout)|HTTP\d{3}):\s*"
+)
 
 
 @dataclass(frozen=True)
@@ -76,11 +65,21 @@ class Trouble:
     recorded_reason: str | None
     # Webhook endpoints disabled by a 410 that no admin has re-enabled or disabled since.
     gone_endpoints: int = 0
+    # Webhook events still retried after alarm_after attempts, those that failed for good and
+    # nobody dealt with, and the newest one's last answer.
+    failing_webhooks: int = 0
+    failed_webhooks: int = 0
+    webhook_answer: str | None = None
 
     @property
     def active(self) -> bool:
         """True while any condition of trouble holds."""
         return bool(self.reasons)
+
+    @property
+    def webhooks_only(self) -> bool:
+        """True when all that is wrong is about webhooks: email is reaching the front desk."""
+        return about_webhooks_only(self.reasons)
 
     @property
     def reason(self) -> str | None:
@@ -105,14 +104,6 @@ def server_answer(last_error: str | None) -> str | None:
     if not last_error:
         return None
     return ERROR_KIND.sub("", last_error.strip(), count=1)[:300] or None
-
-
-def smtp_code(last_error: str | None) -> str | None:
-    """Only the SMTP status codes of an answer ("550 5.1.1"): they never hold an address."""
-    match = SMTP_CODE.search(last_error or "")
-    if match is None:
-        return None
-    return " ".join(part for part in match.groups() if part)
 
 
 def _failing_reason(last_error: str | None) -> str:
@@ -144,7 +135,7 @@ def evaluate(session: SessionLike, now: datetime | None = None) -> Trouble:
         if failed_count
         else None
     )
-    oldest = oldest_pending(session)
+    oldest = oldest_pending(session, EMAIL)
     # Columns, not the entity: a long-lived worker session must never see a cached row.
     state = session.execute(
         select(
@@ -177,6 +168,9 @@ def evaluate(session: SessionLike, now: datetime | None = None) -> Trouble:
     )
     if gone:
         reasons.add("webhook_gone")
+    failing_webhooks, failed_webhooks, webhook_error = _failing_webhooks(session, alarm_after)
+    if failing_webhooks or failed_webhooks:
+        reasons.add("webhooks_failing")
     return Trouble(
         reasons=tuple(code for code in REASONS if code in reasons),
         failed_notifications=failed_count,
@@ -189,7 +183,29 @@ def evaluate(session: SessionLike, now: datetime | None = None) -> Trouble:
         since=state.trouble_since if state else None,
         recorded_reason=state.trouble_reason if state else None,
         gone_endpoints=gone,
+        failing_webhooks=failing_webhooks,
+        failed_webhooks=failed_webhooks,
+        webhook_answer=server_answer(webhook_error),
     )
+
+
+def _failing_webhooks(session: SessionLike, alarm_after: int) -> tuple[int, int, str | None]:
+    """Webhook events still retried after alarm_after attempts or more (each is retried on its
+    own, so its attempts are its streak), those that failed for good and nobody retried or marked
+    as handled, and the newest such event's last error."""
+    retried = and_(OutboxMessage.status.in_(PENDING), OutboxMessage.attempts >= alarm_after)
+    failed = and_(OutboxMessage.status == "failed", OutboxMessage.handled_at.is_(None))
+    either = (OutboxMessage.channel == WEBHOOK, or_(retried, failed) if alarm_after > 0 else failed)
+    counts = session.execute(
+        select(
+            func.count().filter(OutboxMessage.status != "failed"),
+            func.count().filter(OutboxMessage.status == "failed"),
+        ).where(*either)
+    ).one()
+    if not (counts[0] or counts[1]):
+        return 0, 0, None
+    newest = select(OutboxMessage.last_error).where(*either).order_by(OutboxMessage.id.desc())
+    return counts[0], counts[1], session.scalar(newest.limit(1))
 
 
 def check(background: bool = False) -> str | None:
@@ -228,7 +244,7 @@ def check(background: bool = False) -> str | None:
         return None
     if not claimed:
         return None  # another process got there first, and speaks for all
-    _announce(event, reason, since, trouble, now, background)
+    announce(event, reason, since, trouble, now, background)
     return event
 
 
@@ -290,108 +306,4 @@ def _claim(session: SessionLike, statement: Any) -> bool:
         session.commit()
         return True
     session.rollback()
-    return False
-
-
-def describe(trouble: Trouble) -> str:
-    """One sentence for logs and chat: reasons and SMTP codes, never an address or a name."""
-    parts = []
-    for code in trouble.reasons:
-        if code == "notification_failed":
-            count = trouble.failed_notifications
-            parts.append(
-                f"{count} front-desk notification{'s' if count != 1 else ''} could not be delivered"
-            )
-        elif code == "outbox_stuck":
-            minutes = int((trouble.oldest_pending_age() or 0) // 60)
-            parts.append(f"the oldest email has waited {minutes} minutes")
-        elif code == "attempts_failing":
-            parts.append(f"the last {trouble.consecutive_failures} attempts to send email failed")
-        else:
-            parts.append(REASONS[code])
-    answer = smtp_code(trouble.server_answer)
-    sentence = "; ".join(parts) or "email is not getting through"
-    return (
-        sentence[0].upper() + sentence[1:] + (f" (the mail server said {answer})" if answer else "")
-    )
-
-
-def _announce(
-    event: str,
-    reason: str | None,
-    since: datetime,
-    trouble: Trouble,
-    now: datetime,
-    background: bool,
-) -> None:
-    """The one ERROR line of a transition, then the webhook."""
-    config = current_app.config
-    practice = current_app.extensions["practice"].name
-    outbox_url = f"{config['PUBLIC_BASE_URL'].rstrip('/')}/admin/outbox"
-    if event == START:
-        summary = describe(trouble)
-        text = f"Email delivery trouble at {practice}: {summary}. See {outbox_url}"
-    else:
-        minutes = max(0, int((now - since).total_seconds() // 60))
-        text = (
-            f"Email delivery is back to normal at {practice} "
-            f"(trouble started {since:%Y-%m-%d %H:%M} UTC, {minutes} min ago)."
-        )
-    fields = {
-        "event": event,
-        "reason": reason,
-        "reasons": list(trouble.reasons),
-        "since": since.isoformat(),
-    }
-    log.error("%s %s: %s", event, reason, text, extra={"fields": fields})
-    url = config.get("ALERT_WEBHOOK_URL")
-    if not url:
-        return
-    payload = {"text": text, "event": event, "reason": reason, "since": since.isoformat()}
-    budget = float(config["MAIL_TIMEOUT"])
-    if background:
-        threading.Thread(
-            target=post_alert, args=(url, payload, budget), name="delivery-alert", daemon=True
-        ).start()
-    else:
-        post_alert(url, payload, budget)
-
-
-def post_alert(url: str, payload: dict[str, Any], budget: float) -> bool:
-    """POST the JSON payload, tried up to ALERT_TRIES times within budget seconds in all."""
-    deadline = time.monotonic() + budget
-    body = json.dumps(payload).encode("utf-8")
-    for attempt in range(1, ALERT_TRIES + 1):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        request = urllib.request.Request(
-            url, data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=remaining) as response:
-                if 200 <= response.status < 300:
-                    return True
-                problem = f"HTTP {response.status}"
-        except urllib.error.HTTPError as error:
-            problem = f"HTTP {error.code}"
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            problem = type(error).__name__
-        # The URL is a secret (anyone holding it can post to the channel): never logged.
-        log.warning(
-            "alert webhook: try %d of %d failed (%s)",
-            attempt,
-            ALERT_TRIES,
-            problem,
-            extra={"fields": {"event": payload["event"], "alert_try": attempt}},
-        )
-        pause = min(0.5 * 2 ** (attempt - 1), deadline - time.monotonic())
-        if attempt < ALERT_TRIES and pause > 0:
-            time.sleep(pause)
-    # WARNING, not ERROR: the transition's own ERROR line was written; this is one per alarm.
-    log.warning(
-        "alert webhook: %s could not be posted",
-        payload["event"],
-        extra={"fields": {"event": "delivery.alert.failed", "alert_event": payload["event"]}},
-    )
     return False

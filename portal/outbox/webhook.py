@@ -35,7 +35,6 @@ from .. import audit
 from ..extensions import db
 from ..models import WebhookAttempt, WebhookEndpoint, utcnow
 from .policy import HTTP, Verdict, WebhookRefused, webhook_verdict
-from .trouble import GONE
 
 if TYPE_CHECKING:
     from .worker import Claimed
@@ -43,6 +42,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WEBHOOK = "webhook"
+# What an endpoint's disabled_reason says after its receiver answered 410 Gone (delivery
+# trouble until an admin enables or disables it again).
+GONE = "The receiver answered 410 Gone"
 SECRET_PREFIX = "whsec_"
 # Enough of an error for the endpoint's page; never the body.
 ERROR_LIMIT = 255

@@ -35,7 +35,7 @@ from .batch import deliver
 from .lease import LeaseKeeper
 from .ledger import Ledger
 from .policy import RetryPolicy
-from .queue import PENDING
+from .queue import EMAIL, PENDING
 from .state import DeliveryStateStore
 from .transport import transport_for_app
 
@@ -56,7 +56,7 @@ class Claimed:
     context: dict[str, Any]
     attempts: int
     queued_at: datetime
-    channel: str = "email"
+    channel: str = EMAIL
     endpoint_id: int | None = None
 
     @classmethod
@@ -73,7 +73,7 @@ class Claimed:
             context=dict(m.context or {}),
             attempts=m.attempts,
             queued_at=m.queued_at,
-            channel=m.channel or "email",
+            channel=m.channel or EMAIL,
             endpoint_id=m.webhook_endpoint_id,
         )
 
