@@ -107,13 +107,14 @@ def announce(
     practice = current_app.extensions["practice"].name
     outbox_url = f"{config['PUBLIC_BASE_URL'].rstrip('/')}/admin/outbox"
     if event == START:
-        what = "Webhook" if about_webhooks_only(trouble.reasons) else "Email"
-        text = f"{what} delivery trouble at {practice}: {describe(trouble)}. See {outbox_url}"
+        webhooks = about_webhooks_only(trouble.reasons)
+        what = "Webhook delivery" if webhooks else "Email delivery"
+        text = f"{what} trouble at {practice}: {describe(trouble)}. See {outbox_url}"
     else:
-        what = "Webhook" if reason in WEBHOOK_REASONS else "Email"
+        what = "Webhook delivery" if reason in WEBHOOK_REASONS else "Email delivery"
         minutes = max(0, int((now - since).total_seconds() // 60))
         text = (
-            f"{what} delivery is back to normal at {practice} "
+            f"{what} is back to normal at {practice} "
             f"(trouble started {since:%Y-%m-%d %H:%M} UTC, {minutes} min ago)."
         )
     fields = {
