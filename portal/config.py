@@ -111,8 +111,10 @@ NOTIFY_INCLUDE_DETAILS = False
 OUTBOX_RETRY_BASE = 60
 OUTBOX_RETRY_MAX = 1800
 OUTBOX_GIVE_UP_AFTER = 86400
-# Failed delivery attempts in a row (any message, any worker) that mean delivery is in trouble;
-# an authentication or certificate failure counts as this many at once.
+# Delivery trouble (banner on staff pages, /healthz/delivery 503, an ERROR line, the alert
+# webhook) starts when this many attempts to send email in a row (any message, any worker) have
+# failed, or one webhook event has failed this many times; an authentication or certificate
+# failure counts as this many at once.
 DELIVERY_ALARM_AFTER = 5
 # Seconds a worker owns the messages it claimed (renewed while it works); a worker that dies
 # loses them after this, and another takes them over.
@@ -130,9 +132,6 @@ WEBHOOK_ALLOW_PRIVATE = False
 WEBHOOK_ALLOW_HTTP = False
 # Attempts for a webhook the receiver refuses with a 4xx other than 410 and 429, then it fails.
 WEBHOOK_4XX_ATTEMPTS = 3
-# Delivery trouble (banner on staff pages, /healthz/delivery 503, an ERROR line, the webhook)
-# starts when this many delivery attempts in a row have failed.
-DELIVERY_ALARM_AFTER = 5
 # A Slack, Mattermost or Teams incoming webhook (or any URL taking a JSON POST) told when
 # delivery trouble starts and ends: email alone cannot carry the alarm when email is broken.
 # A secret (anyone with it can post): instance/config.py or PORTAL_ALERT_WEBHOOK_URL. None: off.
