@@ -168,9 +168,6 @@ STEP_UP_LIFETIME = 10 * 60
 # How staff passwords are hashed (Werkzeug's method string). Keep scrypt in production; the
 # tests set a cheap method so that a hundred sign-ins do not take half a minute.
 PASSWORD_HASH_METHOD = "scrypt"
-# Business hours (opening hours, less holidays) a New request may wait before it is overdue:
-# 8 is one business day of most practices. Shown in the inbox, the dashboard and the digest.
-RESPONSE_TARGET_HOURS = 8
 # When the front desk's daily digest is sent on each business day, "HH:MM" in the practice's
 # time zone (by the outbox worker, once a day whatever the number of workers); "" turns it off.
 DIGEST_TIME = "07:30"
@@ -178,9 +175,10 @@ DIGEST_TIME = "07:30"
 RETENTION_DAYS = 365
 # Rows fetched from the database per query while an export streams.
 EXPORT_BATCH_SIZE = 1000
-# Business hours (open hours of the practice profile's [hours]) a New request may wait for its
-# first response before the inbox marks it Overdue; 8 is about one business day. With free-text
-# hours no business time can be counted, and this is hours of elapsed time.
+# Business hours (open hours of the practice profile's [hours], less holidays) a New request may
+# wait for its first response before it is Overdue: 8 is one business day of most practices.
+# Shown in the inbox, the dashboard and the digest. With free-text hours no business time can be
+# counted, and this is hours of elapsed time.
 RESPONSE_TARGET_HOURS = 8
 
 # --- The API for machines at /api/v1 ------------------------------------------------------------

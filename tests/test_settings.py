@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import logging
 import os
@@ -9,6 +10,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import func, select, text
 
+import portal.config
 from portal.extensions import db
 
 from .helpers import VALID_APPOINTMENT, MakeApp, form_tokens
@@ -330,3 +333,17 @@ def test_start_up_warns_when_the_database_is_readable_by_others(
     with caplog.at_level(logging.WARNING, logger="portal"):
         from_environment(make_app, monkeypatch, PORTAL_SECRET_KEY="x")
     assert [r for r in caplog.records if r.levelno == logging.WARNING] == []
+
+
+def test_each_setting_is_defined_once_in_config_py() -> None:
+    # A second definition silently wins over the first, with its own comment and default.
+    tree = ast.parse(Path(portal.config.__file__).read_text(encoding="utf-8"))
+    names = Counter(
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name) and target.id.isupper()
+    )
+    assert len(names) > 40
+    assert [name for name, count in names.items() if count > 1] == []
