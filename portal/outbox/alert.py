@@ -54,11 +54,6 @@ def smtp_code(answer: str | None) -> str | None:
     return " ".join(part for part in match.groups() if part)
 
 
-def about_webhooks_only(reasons: tuple[str, ...] | list[str]) -> bool:
-    """True when every reason is about webhooks: email is reaching the front desk."""
-    return bool(reasons) and set(reasons) <= WEBHOOK_REASONS
-
-
 def describe(trouble: Trouble) -> str:
     """One sentence for logs and chat: reasons and status codes, never an address or a name."""
     parts = []
@@ -107,8 +102,7 @@ def announce(
     practice = current_app.extensions["practice"].name
     outbox_url = f"{config['PUBLIC_BASE_URL'].rstrip('/')}/admin/outbox"
     if event == START:
-        webhooks = about_webhooks_only(trouble.reasons)
-        what = "Webhook delivery" if webhooks else "Email delivery"
+        what = "Webhook delivery" if trouble.webhooks_only else "Email delivery"
         text = f"{what} trouble at {practice}: {describe(trouble)}. See {outbox_url}"
     else:
         what = "Webhook delivery" if reason in WEBHOOK_REASONS else "Email delivery"

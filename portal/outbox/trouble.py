@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..extensions import SessionLike, db
 from ..models import DeliveryState, OutboxMessage, WebhookEndpoint, utcnow
-from .alert import END, REASONS, START, about_webhooks_only, announce
+from .alert import END, REASONS, START, WEBHOOK_REASONS, announce
 from .queue import EMAIL, PENDING, oldest_pending
 from .webhook import GONE, WEBHOOK
 
@@ -79,7 +79,7 @@ class Trouble:
     @property
     def webhooks_only(self) -> bool:
         """True when all that is wrong is about webhooks: email is reaching the front desk."""
-        return about_webhooks_only(self.reasons)
+        return bool(self.reasons) and set(self.reasons) <= WEBHOOK_REASONS
 
     @property
     def reason(self) -> str | None:
